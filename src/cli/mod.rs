@@ -1,0 +1,138 @@
+//! The command line: one file per subcommand. Each returns `anyhow::Result`;
+//! `main` prints the error chain to stderr and exits non-zero.
+
+mod changepassword;
+mod check;
+mod createsuperuser;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    BuildOptions,
+    config::{LogFormat, Settings},
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "doorman",
+    version,
+    about = "User accounts: a Djoser-compatible API over Django's auth tables"
+)]
+pub struct Cli {
+    /// Read settings from this TOML file (default: ./doorman.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Development mode: run without security.secret_key (a random one is
+    /// generated for this run). Same as server.dev = true.
+    #[arg(long, global = true)]
+    pub dev: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve {
+        /// Do not apply pending migrations at start-up.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a superuser (prompts unless --no-input).
+    Createsuperuser(createsuperuser::Args),
+    /// Change a user's password (prompts twice).
+    Changepassword {
+        /// The username.
+        username: String,
+    },
+    /// Validate the configuration and the database, and report them.
+    Check,
+    /// Print the OpenAPI document (JSON).
+    Openapi,
+}
+
+/// Loads the settings, applying `--dev`.
+pub fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let (mut settings, _) = Settings::load(cli.config.as_deref())?;
+    if cli.dev {
+        settings.server.dev = true;
+    }
+    Ok(settings)
+}
+
+/// Installs the global log subscriber in the configured format.
+pub fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match settings.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Openapi = cli.command {
+        println!("{}", crate::http::openapi_json());
+        return Ok(());
+    }
+    let settings = load_settings(&cli)?;
+    init_logging(&settings);
+    match cli.command {
+        Command::Serve { no_migrate } => {
+            let app = crate::App::build(
+                settings,
+                BuildOptions {
+                    migrate: !no_migrate,
+                },
+            )
+            .await?;
+            tracing::info!(port = app.port(), "doorman listening");
+            app.run_until_stopped().await.context("server failed")
+        }
+        Command::Migrate => {
+            let store = crate::store::Store::connect(&settings.database).await?;
+            store.migrate().await?;
+            store
+                .ensure_email_uniqueness(settings.users.unique_email)
+                .await?;
+            println!("Migrations applied.");
+            Ok(())
+        }
+        Command::Createsuperuser(args) => createsuperuser::run(settings, args).await,
+        Command::Changepassword { username } => changepassword::run(settings, &username).await,
+        Command::Check => check::run(settings).await,
+        Command::Openapi => Ok(()),
+    }
+}
+
+/// Reads a password from the terminal without echo; falls back to a line of
+/// standard input when it is not a terminal (scripts, tests).
+fn prompt_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        Ok(rpassword::prompt_password(prompt)?)
+    } else {
+        eprint!("{prompt}");
+        prompt_line_raw()
+    }
+}
+
+fn prompt_line(prompt: &str) -> anyhow::Result<String> {
+    eprint!("{prompt}");
+    prompt_line_raw()
+}
+
+fn prompt_line_raw() -> anyhow::Result<String> {
+    let mut line = String::new();
+    let n = std::io::stdin().read_line(&mut line)?;
+    anyhow::ensure!(n > 0, "standard input closed");
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}

@@ -1,0 +1,395 @@
+//! One typed settings tree, read once at start-up and passed down.
+//!
+//! Precedence, lowest first: the built-in defaults written in this file, a
+//! TOML file (`doorman.toml` in the working directory if present, or the file
+//! given with `--config`), then environment variables named
+//! `DOORMAN_<SECTION>__<KEY>`. Every section rejects keys it does not know and
+//! every value is checked here, so a typo or a bad value stops start-up with a
+//! message naming the key and where it came from, instead of being ignored.
+//! Nothing else in doorman reads the environment for settings.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{domain::validators::PasswordValidator, security::hashers::Argon2Params};
+
+/// The file read when `--config` is not given (optional).
+pub const DEFAULT_CONFIG_FILE: &str = "doorman.toml";
+/// Prefix of the environment variables that override settings.
+pub const ENV_PREFIX: &str = "DOORMAN_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Keys unknown or values of the wrong type, each named with its source.
+    #[error("invalid configuration: {}", .0.join("; "))]
+    Load(Vec<String>),
+    #[error("invalid configuration: `{key}` (from {source_name}): {message}")]
+    Invalid {
+        key: &'static str,
+        source_name: String,
+        message: String,
+    },
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub security: SecuritySettings,
+    pub email: EmailSettings,
+    pub djoser: DjoserSettings,
+    pub jwt: JwtSettings,
+    pub users: UserSettings,
+    pub accounts: AccountsSettings,
+    pub media: MediaSettings,
+    pub rate_limit: RateLimitSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The public base URL of this service, e.g. `https://auth.example.com`.
+    pub public_url: Option<String>,
+    /// Development mode: allows running without `security.secret_key`
+    /// (a random key is generated at every start).
+    pub dev: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// A request taking longer than this is answered with 408, in seconds.
+    pub request_timeout_secs: u64,
+    /// How long shutdown waits for in-flight requests, in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            public_url: None,
+            dev: false,
+            max_body_bytes: 6 * 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` (created if missing), `sqlite::memory:`,
+    /// or `postgres://user@host/dbname`.
+    pub url: String,
+    /// Connections in the pool.
+    pub max_connections: u32,
+    /// SQLite only: how long a writer waits for a lock, in milliseconds.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://doorman.db".into(),
+            max_connections: 10,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// Signs JWTs and reset/activation tokens. Use the Django deployment's
+    /// SECRET_KEY to keep its links and tokens valid.
+    pub secret_key: Option<String>,
+    /// Lifetime of activation and password-reset links, in seconds
+    /// (Django's PASSWORD_RESET_TIMEOUT, 3 days by default).
+    pub token_timeout: u64,
+    /// Argon2id parameters for new password hashes.
+    pub argon2: Argon2Params,
+    /// Password hashes computed at once; 0 means one per CPU core.
+    pub hash_concurrency: usize,
+    /// Tests only: hash with the weakest Argon2 parameters. Never in production.
+    pub danger_fast_hashing_for_tests: bool,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            secret_key: None,
+            token_timeout: 259_200,
+            argon2: Argon2Params::default(),
+            hash_concurrency: 0,
+            danger_fast_hashing_for_tests: false,
+        }
+    }
+}
+
+impl SecuritySettings {
+    /// The Argon2 parameters actually in force.
+    pub fn effective_argon2(&self) -> Argon2Params {
+        if self.danger_fast_hashing_for_tests {
+            Argon2Params::danger_fast_for_tests()
+        } else {
+            self.argon2.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSettings {
+    /// `console:`, `smtp://[user:pass@]host:port`, `smtps://…` or
+    /// `file:///directory`.
+    pub url: String,
+    /// Sender address of every message.
+    pub from: String,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            url: "console:".into(),
+            from: "webmaster@localhost".into(),
+        }
+    }
+}
+
+/// Djoser's settings; keys arrive with the `/auth/` endpoints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DjoserSettings {}
+
+/// simplejwt's settings; keys arrive with the JWT endpoints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtSettings {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserSettings {
+    /// E-mail addresses are unique among users, compared case-insensitively
+    /// (empty addresses excepted). Enforced by a unique index kept in step
+    /// with this setting at start-up.
+    pub unique_email: bool,
+    /// Password validators, run in order; all failures are reported together.
+    pub password_validators: Vec<PasswordValidator>,
+}
+
+impl Default for UserSettings {
+    fn default() -> Self {
+        Self {
+            unique_email: true,
+            password_validators: crate::domain::validators::default_validators(),
+        }
+    }
+}
+
+/// Accounts API settings; keys arrive with the `/api/auth/` endpoints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsSettings {}
+
+/// Uploaded media settings; keys arrive with profile pictures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSettings {}
+
+/// Rate-limit settings; keys arrive with rate limiting.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `human` or `json` (one JSON object per line).
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `doorman=debug,sqlx=warn`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Where the settings were read from, for messages.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Reads defaults, then the TOML file, then `DOORMAN_*` variables, and
+    /// checks every value.
+    ///
+    /// `config_file` is the `--config` argument: it must exist. Without it,
+    /// `doorman.toml` is read when present.
+    pub fn load(config_file: Option<&std::path::Path>) -> Result<(Settings, Sources), ConfigError> {
+        let file = match config_file {
+            Some(path) if !path.is_file() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = &file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only `DOORMAN_<SECTION>__<KEY>` names are settings; other
+        // DOORMAN_* variables (e.g. DOORMAN_SUPERUSER_PASSWORD) are not.
+        let env = Env::prefixed(ENV_PREFIX).filter_map(|key| {
+            let key = key.as_str();
+            key.contains("__")
+                .then(|| key.to_lowercase().replace("__", ".").into())
+        });
+        let figment = figment.merge(env);
+        let settings: Settings = figment.extract().map_err(describe_load_errors)?;
+        let sources = Sources { file };
+        settings.validate(&sources)?;
+        Ok((settings, sources))
+    }
+
+    /// Checks what serde's types cannot express.
+    fn validate(&self, sources: &Sources) -> Result<(), ConfigError> {
+        let origin = |key: &str| source_of(key, sources);
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+            key,
+            source_name: origin(key),
+            message,
+        };
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database.url",
+                format!("`{db}` is not a sqlite: or postgres:// URL"),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid(
+                "database.max_connections",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "server.public_url",
+                format!("`{url}` must start with http:// or https://"),
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(invalid(
+                "server.max_body_bytes",
+                "must be at least 1024".into(),
+            ));
+        }
+        if let Some(key) = &self.security.secret_key
+            && key.trim().is_empty()
+        {
+            return Err(invalid("security.secret_key", "must not be empty".into()));
+        }
+        if self.security.token_timeout == 0 {
+            return Err(invalid(
+                "security.token_timeout",
+                "must be at least 1 second".into(),
+            ));
+        }
+        self.security
+            .argon2
+            .check()
+            .map_err(|m| invalid("security.argon2", m))?;
+        let email = &self.email.url;
+        if !(email == "console:"
+            || email.starts_with("smtp://")
+            || email.starts_with("smtps://")
+            || email.starts_with("file://"))
+        {
+            return Err(invalid(
+                "email.url",
+                format!("`{email}` is not console:, smtp://, smtps:// or file://"),
+            ));
+        }
+        for validator in &self.users.password_validators {
+            validator
+                .check_config()
+                .map_err(|m| invalid("users.password_validators", m))?;
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(invalid("log.level", e.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// One line per problem: the key, where its value came from (the exact
+/// environment variable or file) and what is wrong.
+fn describe_load_errors(errors: figment::Error) -> ConfigError {
+    let lines = errors
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let origin = match &e.metadata {
+                Some(meta) if meta.name.contains("environment") => {
+                    format!("environment variable {}", env_name(&key))
+                }
+                Some(meta) => match &meta.source {
+                    Some(source) => source.to_string(),
+                    None => meta.name.to_string(),
+                },
+                None => "settings".to_string(),
+            };
+            let what = e.kind.to_string();
+            if key.is_empty() {
+                format!("{origin}: {what}")
+            } else {
+                format!("`{key}` (from {origin}): {what}")
+            }
+        })
+        .collect();
+    ConfigError::Load(lines)
+}
+
+/// Names the source of a key for messages: the environment variable when it
+/// is set, else the file, else the defaults.
+fn source_of(key: &str, sources: &Sources) -> String {
+    let var = env_name(key);
+    if std::env::var_os(&var).is_some() {
+        return format!("environment variable {var}");
+    }
+    match &sources.file {
+        Some(path) => format!("{} or defaults", path.display()),
+        None => "defaults".into(),
+    }
+}
+
+/// `server.listen` → `DOORMAN_SERVER__LISTEN`.
+pub fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('.', "__").to_uppercase())
+}

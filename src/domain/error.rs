@@ -1,0 +1,58 @@
+//! The domain's error enum: what can go wrong in a rule, independent of how
+//! it is shown. `http::error` renders it in Djoser's shapes, the CLI prints it.
+
+use std::collections::BTreeMap;
+
+/// Messages per field, in the order the fields were checked.
+pub type FieldErrors = Vec<(String, Vec<String>)>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    /// A unique value is taken (e.g. the username).
+    #[error("{field}: {message}")]
+    Conflict { field: String, message: String },
+    #[error("unable to log in with provided credentials")]
+    InvalidCredentials,
+    #[error("the account is inactive")]
+    Inactive,
+    #[error("too many requests, retry after {retry_after} s")]
+    Throttled { retry_after: u64 },
+    /// Input failed validation; every failing field is listed.
+    #[error("invalid input: {}", describe(.0))]
+    Validation(FieldErrors),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Error::Validation(vec![(field.to_string(), vec![message.into()])])
+    }
+
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Internal(Box::new(e))
+    }
+}
+
+fn describe(errors: &FieldErrors) -> String {
+    let grouped: BTreeMap<_, _> = errors.iter().map(|(f, m)| (f, m.join(" "))).collect();
+    grouped
+        .iter()
+        .map(|(f, m)| format!("{f}: {m}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Conflict { field } => Error::Conflict {
+                message: format!("A user with that {field} already exists."),
+                field,
+            },
+            other => Error::internal(other),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Rules with no HTTP and no SQL: typed inputs, validators, the user
+//! operations shared by the CLI and the APIs, and the domain error enum.
+
+mod error;
+pub mod password;
+pub mod users;
+pub mod validators;
+
+pub use error::{Error, FieldErrors};

@@ -1,0 +1,152 @@
+//! `ApiError`: every error the HTTP layer returns, rendered in the shapes
+//! Django REST framework uses (Djoser's wire format):
+//! `{"field": ["msg", …]}` for field errors, `{"non_field_errors": [...]}`
+//! for object-level ones and `{"detail": "msg"}` (optionally with simplejwt's
+//! `code`) for everything else. The body is built here and nowhere else;
+//! `From<domain::Error>` is the one mapping from domain failures.
+
+use axum::{
+    Json,
+    http::{HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Map, Value, json};
+
+use crate::domain::{self, FieldErrors};
+
+/// DRF's `NON_FIELD_ERRORS_KEY`.
+pub const NON_FIELD_ERRORS: &str = "non_field_errors";
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Value,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// Set for 500s: the outer middleware adds the request id to the body.
+    internal: bool,
+}
+
+/// Marks a 500 response built from an `ApiError`, so the error middleware
+/// can put the request id in its body.
+#[derive(Clone, Copy, Debug)]
+pub struct InternalErrorMarker;
+
+impl ApiError {
+    /// `{"detail": message}` with any status.
+    pub fn detail(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({ "detail": message.into() }),
+            headers: Vec::new(),
+            internal: false,
+        }
+    }
+
+    /// 400 with one list of messages per field, fields in the given order.
+    pub fn fields(errors: FieldErrors) -> Self {
+        let mut map = Map::new();
+        for (field, messages) in errors {
+            let entry = map.entry(field).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = entry {
+                list.extend(messages.into_iter().map(Value::String));
+            }
+        }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: Value::Object(map),
+            headers: Vec::new(),
+            internal: false,
+        }
+    }
+
+    /// 400 `{"non_field_errors": [...]}`.
+    pub fn non_field(messages: Vec<String>) -> Self {
+        Self::fields(vec![(NON_FIELD_ERRORS.to_string(), messages)])
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::detail(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::detail(StatusCode::NOT_FOUND, "Not found.")
+    }
+
+    /// 500 with a generic message; the cause is logged, never shown.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %error_chain(cause), "internal error");
+        let mut e = Self::detail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "A server error occurred.",
+        );
+        e.internal = true;
+        e
+    }
+
+    /// Adds simplejwt's machine-readable `code` next to `detail`.
+    pub fn with_code(mut self, code: &str) -> Self {
+        if let Value::Object(map) = &mut self.body {
+            map.insert("code".into(), Value::String(code.into()));
+        }
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn body(&self) -> &Value {
+        &self.body
+    }
+}
+
+/// `cause: its cause: its cause` for logs.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().append(name, value);
+        }
+        if self.internal {
+            response.extensions_mut().insert(InternalErrorMarker);
+        }
+        response
+    }
+}
+
+impl From<domain::Error> for ApiError {
+    fn from(e: domain::Error) -> Self {
+        use domain::Error as E;
+        match e {
+            E::NotFound => ApiError::not_found(),
+            E::Conflict { field, message } => ApiError::fields(vec![(field, vec![message])]),
+            E::InvalidCredentials => {
+                ApiError::non_field(vec!["Unable to log in with provided credentials.".into()])
+            }
+            E::Inactive => ApiError::non_field(vec!["User account is disabled.".into()]),
+            E::Throttled { retry_after } => ApiError::detail(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Request was throttled. Expected available in {retry_after} seconds."),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)),
+            E::Validation(errors) => ApiError::fields(errors),
+            E::Internal(cause) => ApiError::internal(cause.as_ref()),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The HTTP surface. Each surface (ops, and later `/auth/` and
+//! `/api/auth/`) contributes an `OpenApiRouter`; `routes` merges them so the
+//! OpenAPI document is generated from the very routes that are served, and
+//! `finish` wraps the result in the layers every request passes through.
+
+pub mod error;
+pub mod input;
+mod middleware;
+mod ops;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Router, extract::DefaultBodyLimit, http::HeaderName};
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use middleware::REQUEST_ID;
+
+use crate::{config::Settings, domain::users::Users, store::Store};
+
+/// What handlers share: read-only settings and the services built from them.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub users: Users,
+}
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "doorman",
+    description = "User accounts: a Djoser-compatible API at /auth/ and the Accounts API at /api/auth/."
+))]
+struct ApiDoc;
+
+/// Every route of the service with its OpenAPI document, not yet layered.
+pub fn routes(state: AppState) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(ops::routes())
+        .split_for_parts();
+    router
+        .merge(SwaggerUi::new("/api/docs").url("/api/schema/", api))
+        .with_state(state)
+}
+
+/// The OpenAPI document (for `doorman openapi`).
+pub fn openapi_json() -> String {
+    let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .merge(ops::routes())
+        .split_for_parts();
+    api.to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// Wraps `routes` in the layers every request passes through. The outer
+/// router has no routes of its own, so its layers run before routing (the
+/// trailing slash must be added before the path is matched).
+pub fn finish(routes: Router, settings: &Settings) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let inner = routes
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(settings.server.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(settings.server.request_timeout_secs),
+        ))
+        .layer(axum::middleware::from_fn(middleware::finish_errors))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span));
+    Router::new()
+        .fallback_service(inner)
+        .layer(axum::middleware::from_fn(middleware::append_trailing_slash))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// One span per request, carrying the request id into every log line.
+fn request_span(req: &axum::extract::Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+}
+
+/// The complete application router.
+pub fn app(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    finish(routes(state), &settings)
+}

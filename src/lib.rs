@@ -1,0 +1,212 @@
+//! doorman: a user-account service that speaks Djoser's wire protocol over
+//! Django's auth schema. The binary in `main.rs` is a thin shell over this
+//! library, so tests build the very same application in-process.
+//!
+//! Data flows one way: `http` → `domain` → `store`. `security` holds the
+//! cryptography both `domain` and `http` use; `config` is read once here and
+//! passed down.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod security;
+pub mod store;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use rand::{Rng, distr::Alphanumeric};
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Settings,
+    domain::users::Users,
+    http::AppState,
+    security::passwords::PasswordService,
+    store::{Store, StoreError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "security.secret_key is not set: set DOORMAN_SECURITY__SECRET_KEY (or security.secret_key \
+         in the config file), or run in development mode with --dev / server.dev = true"
+    )]
+    MissingSecretKey,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr} (server.listen): {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// How `App::build` prepares the database.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// Apply pending migrations before serving (`serve --no-migrate` turns
+    /// this off).
+    pub migrate: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { migrate: true }
+    }
+}
+
+/// Fills in `security.secret_key` in development mode, or refuses to go on
+/// without one. The generated key changes at every start, so tokens signed
+/// with it die with the process; hence the loud warning.
+pub fn ensure_secret_key(settings: &mut Settings) -> Result<(), StartError> {
+    if settings.security.secret_key.is_some() {
+        return Ok(());
+    }
+    if !settings.server.dev {
+        return Err(StartError::MissingSecretKey);
+    }
+    let key: String = rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(50)
+        .map(char::from)
+        .collect();
+    settings.security.secret_key = Some(key);
+    tracing::warn!(
+        "DEVELOPMENT MODE: no security.secret_key configured, using a random key generated for \
+         this run only; every token and link issued now dies when the process stops. Never run \
+         like this in production."
+    );
+    Ok(())
+}
+
+/// Connects to the database, migrates it (unless told not to) and builds
+/// the services handlers share.
+pub async fn build_state(
+    settings: Settings,
+    options: BuildOptions,
+) -> Result<AppState, StartError> {
+    let store = Store::connect(&settings.database).await?;
+    if options.migrate {
+        store.migrate().await?;
+    }
+    store
+        .ensure_email_uniqueness(settings.users.unique_email)
+        .await?;
+    let passwords = PasswordService::new(
+        settings.security.effective_argon2(),
+        settings.security.hash_concurrency,
+    );
+    let users = Users::new(
+        store.clone(),
+        passwords,
+        settings.users.password_validators.clone(),
+    );
+    Ok(AppState {
+        settings: Arc::new(settings),
+        store,
+        users,
+    })
+}
+
+/// A built application bound to its listener, ready to run.
+pub struct App {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+}
+
+impl App {
+    /// Checks the secret key, prepares the database and binds
+    /// `server.listen` (port 0 picks a free port; see `port`).
+    pub async fn build(mut settings: Settings, options: BuildOptions) -> Result<App, StartError> {
+        ensure_secret_key(&mut settings)?;
+        let addr = settings.server.listen;
+        let state = build_state(settings, options).await?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(addr.port());
+        Ok(App {
+            listener,
+            port,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops accepting connections and
+    /// lets in-flight requests finish (up to `server.shutdown_grace_secs`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then drains as `run_until_stopped`.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        let store = self.state.store.clone();
+        let router = http::app(self.state);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = server => result?,
+            () = deadline => tracing::warn!("shutdown grace period over; dropping open connections"),
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

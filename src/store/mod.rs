@@ -1,0 +1,242 @@
+//! The database. `Store` offers domain operations (insert a user, find
+//! credentials, …) over SQLite or PostgreSQL, chosen by the URL. This module
+//! is the only place that knows there are two backends: a query whose SQL
+//! agrees on both is written once and run through `on_pool!`; where the
+//! dialects differ the two texts sit side by side here. Migrations are
+//! embedded per backend (`migrations/sqlite`, `migrations/postgres`) with the
+//! same version numbers.
+
+mod timestamp;
+mod users;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+pub use timestamp::Timestamp;
+
+use crate::config::DatabaseSettings;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Runs the same statement-building expression against whichever pool the
+/// store holds. The expression is compiled once per backend.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; `field` names the column.
+    #[error("{field} already exists")]
+    Conflict { field: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    /// SQLite file whose neighbour `<file>.migrate-lock` serialises
+    /// migrations across processes (PostgreSQL uses an advisory lock).
+    sqlite_file: Option<std::path::PathBuf>,
+}
+
+impl Store {
+    /// Opens a pool for `settings.url`. SQLite files are created if missing
+    /// and run in WAL mode with foreign keys enforced.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let url = settings.url.as_str();
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_millis(settings.busy_timeout_ms))
+                .foreign_keys(true);
+            let file = options.get_filename();
+            let in_memory = file.as_os_str().is_empty() || url.contains(":memory:");
+            // Each connection to `:memory:` would be a database of its own.
+            let max = if in_memory {
+                1
+            } else {
+                settings.max_connections
+            };
+            let sqlite_file = (!in_memory).then(|| file.to_path_buf());
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .connect_with(options)
+                .await?;
+            Ok(Store {
+                pool: Pool::Sqlite(pool),
+                sqlite_file,
+            })
+        } else {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Store {
+                pool: Pool::Postgres(pool),
+                sqlite_file: None,
+            })
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations. Safe to run again (applied ones are
+    /// skipped) and from several processes at once: PostgreSQL takes an
+    /// advisory lock, SQLite an exclusive lock on a file beside the database.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Pool::Sqlite(pool) => {
+                let _guard = match &self.sqlite_file {
+                    Some(file) => Some(lock_file(file).await?),
+                    None => None,
+                };
+                SQLITE_MIGRATIONS.run(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Versions of the embedded migrations not yet applied (for `check`).
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let migrator = match self.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        // A database never migrated has no bookkeeping table: all pending.
+        let applied: Vec<(i64,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT version FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_all(pool)
+        .await)
+        .unwrap_or_default();
+        let applied: Vec<i64> = applied.into_iter().map(|(v,)| v).collect();
+        Ok(migrator
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+
+    /// A round trip to the database (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Keeps the case-insensitive unique index on e-mail in step with
+    /// `users.unique_email`. Turning it on over data that already has
+    /// duplicates fails with the addresses named.
+    pub async fn ensure_email_uniqueness(&self, unique: bool) -> Result<(), StoreError> {
+        if !unique {
+            on_pool!(self, pool => sqlx::query("DROP INDEX IF EXISTS doorman_auth_user_email_ci_uniq").execute(pool).await.map(|r| r.rows_affected()))?;
+            return Ok(());
+        }
+        let created = on_pool!(self, pool => sqlx::query(
+            "CREATE UNIQUE INDEX IF NOT EXISTS doorman_auth_user_email_ci_uniq \
+             ON auth_user (lower(email)) WHERE email <> ''",
+        )
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()));
+        if let Err(e) = created {
+            let duplicates: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+                "SELECT lower(email) FROM auth_user WHERE email <> '' \
+                 GROUP BY lower(email) HAVING count(*) > 1 ORDER BY 1 LIMIT 10",
+            )
+            .fetch_all(pool)
+            .await)?;
+            if duplicates.is_empty() {
+                return Err(e.into());
+            }
+            let list: Vec<String> = duplicates.into_iter().map(|(e,)| e).collect();
+            return Err(StoreError::Setup(format!(
+                "users.unique_email is on, but these addresses belong to more than one user: {}; \
+                 merge them or set users.unique_email = false",
+                list.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Holds an exclusive OS lock on `<database file>.migrate-lock` until
+/// dropped. Taken on a blocking thread since `File::lock` waits.
+async fn lock_file(db_file: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let mut path = db_file.as_os_str().to_owned();
+    path.push(".migrate-lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| StoreError::Setup(format!("migration lock task failed: {e}")))?
+    .map_err(|e| StoreError::Setup(format!("cannot lock for migration: {e}")))
+}
+
+/// Turns a unique-constraint violation into `StoreError::Conflict` naming
+/// the field; knows SQLite's wording (`UNIQUE constraint failed:
+/// auth_user.username`) and PostgreSQL's constraint names alike.
+pub(crate) fn map_unique(err: sqlx::Error, fields: &[&str]) -> StoreError {
+    if let sqlx::Error::Database(db) = &err
+        && db.kind() == sqlx::error::ErrorKind::UniqueViolation
+    {
+        let haystack = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+        if let Some(field) = fields.iter().find(|f| haystack.contains(*f)) {
+            return StoreError::Conflict {
+                field: (*field).to_string(),
+            };
+        }
+    }
+    StoreError::Database(err)
+}

@@ -1,0 +1,166 @@
+//! `auth_user` rows: insert, look up with the password hash, change the hash.
+
+use super::{Store, StoreError, Timestamp, map_unique, on_pool};
+use crate::domain::users::{NewUser, User};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i32,
+    password: String,
+    last_login: Option<Timestamp>,
+    is_superuser: bool,
+    username: String,
+    first_name: String,
+    last_name: String,
+    email: String,
+    is_staff: bool,
+    is_active: bool,
+    date_joined: Timestamp,
+}
+
+impl UserRow {
+    fn split(self) -> (User, String) {
+        let user = User {
+            id: self.id,
+            username: self.username,
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            is_active: self.is_active,
+            is_staff: self.is_staff,
+            is_superuser: self.is_superuser,
+            last_login: self.last_login.map(|t| t.0),
+            date_joined: self.date_joined.0,
+        };
+        (user, self.password)
+    }
+}
+
+const USER_COLUMNS: &str = "id, password, last_login, is_superuser, username, first_name, \
+                            last_name, email, is_staff, is_active, date_joined";
+
+impl Store {
+    /// Inserts a user with an already-encoded password hash.
+    pub async fn insert_user(
+        &self,
+        new: &NewUser,
+        email: &str,
+        encoded_password: &str,
+    ) -> Result<User, StoreError> {
+        let joined = Timestamp::now();
+        let id: (i32,) = on_pool!(self, pool => sqlx::query_as(
+            "INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, \
+             last_name, email, is_staff, is_active, date_joined) \
+             VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(encoded_password)
+        .bind(new.is_superuser)
+        .bind(new.username.as_str())
+        .bind(&new.first_name)
+        .bind(&new.last_name)
+        .bind(email)
+        .bind(new.is_staff)
+        .bind(new.is_active)
+        .bind(joined)
+        .fetch_one(pool)
+        .await)
+        .map_err(|e| map_unique(e, &["username", "email"]))?;
+        Ok(User {
+            id: id.0,
+            username: new.username.as_str().to_string(),
+            email: email.to_string(),
+            first_name: new.first_name.clone(),
+            last_name: new.last_name.clone(),
+            is_active: new.is_active,
+            is_staff: new.is_staff,
+            is_superuser: new.is_superuser,
+            last_login: None,
+            date_joined: joined.0,
+        })
+    }
+
+    /// The user with this exact username and their encoded password.
+    pub async fn find_credentials_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<(User, String)>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM auth_user WHERE username = $1"
+        ));
+        let row: Option<UserRow> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(username)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(UserRow::split))
+    }
+
+    pub async fn find_user_by_id(&self, id: i32) -> Result<Option<User>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM auth_user WHERE id = $1"
+        ));
+        let row: Option<UserRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        Ok(row.map(|r| r.split().0))
+    }
+
+    /// The encoded password hash as stored (tests and diagnostics).
+    pub async fn password_hash(&self, id: i32) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT password FROM auth_user WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.map(|(p,)| p))
+    }
+
+    pub async fn set_password_hash(&self, id: i32, encoded: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("UPDATE auth_user SET password = $1 WHERE id = $2")
+            .bind(encoded)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Replaces the hash only if it is still `old` (a rehash after login must
+    /// not overwrite a password changed meanwhile). Returns whether it did.
+    pub async fn replace_password_hash(
+        &self,
+        id: i32,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "UPDATE auth_user SET password = $1 WHERE id = $2 AND password = $3",
+        )
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Number of users (for `check`).
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as("SELECT count(*) FROM auth_user")
+            .fetch_one(pool)
+            .await)?;
+        Ok(n)
+    }
+
+    /// Names of the `auth_permission` rows as `app_label.codename`, sorted.
+    pub async fn permission_names(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT ct.app_label, p.codename FROM auth_permission p \
+             JOIN django_content_type ct ON ct.id = p.content_type_id \
+             ORDER BY ct.app_label, p.codename",
+        )
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().map(|(a, c)| format!("{a}.{c}")).collect())
+    }
+}

@@ -1,0 +1,329 @@
+//! The `doorman` binary as an operator uses it: configuration errors,
+//! createsuperuser, changepassword, check, migrate, and serve with a clean
+//! shutdown on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Output, Stdio},
+};
+
+use crate::support::{Backend, TestDb};
+
+fn doorman(db: &TestDb) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_doorman"));
+    // Settings come only from what the test sets.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("DOORMAN_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("DOORMAN_DATABASE__URL", &db.url)
+        .env("DOORMAN_SECURITY__DANGER_FAST_HASHING_FOR_TESTS", "true")
+        .env("DOORMAN_LOG__LEVEL", "warn")
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn bad_settings_stop_start_up_naming_the_key() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let out = doorman(&db)
+        .env("DOORMAN_SERVER__LISTEN", "nonsense")
+        .args(["serve"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("server.listen"), "{}", text(&out));
+    assert!(
+        stderr.contains("DOORMAN_SERVER__LISTEN"),
+        "names the source: {}",
+        text(&out)
+    );
+
+    let out = doorman(&db)
+        .env("DOORMAN_SERVER__LISTN", "x")
+        .args(["check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("listn"),
+        "{}",
+        text(&out)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doorman.toml");
+    std::fs::write(
+        &file,
+        "[database]\nurl = \"mysql://x\"\n[server]\nport = 1\n",
+    )
+    .unwrap();
+    let out = doorman(&db)
+        .arg("--config")
+        .arg(&file)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("port") && stderr.contains("doorman.toml"),
+        "{}",
+        text(&out)
+    );
+
+    // The file's value counts when no environment variable overrides it.
+    std::fs::write(&file, "[database]\nurl = \"mysql://x\"\n").unwrap();
+    let out = doorman(&db)
+        .env_remove("DOORMAN_DATABASE__URL")
+        .arg("--config")
+        .arg(&file)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("database.url"),
+        "{}",
+        text(&out)
+    );
+
+    let out = doorman(&db)
+        .args(["--config", "/nonexistent/doorman.toml", "check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_to_start_without_a_secret_key_unless_dev() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let out = doorman(&db)
+        .env("DOORMAN_SERVER__LISTEN", "127.0.0.1:0")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("security.secret_key"),
+        "{}",
+        text(&out)
+    );
+}
+
+fn superuser_and_password_change(backend: Backend) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::new(backend));
+    let out = doorman(&db)
+        .env("DOORMAN_SUPERUSER_PASSWORD", "a-Sturdy-passphrase-42")
+        .args([
+            "createsuperuser",
+            "--no-input",
+            "--username",
+            "root",
+            "--email",
+            "root@example.com",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Superuser root created"));
+    assert_eq!(
+        rt.block_on(db.scalar("SELECT count(*) FROM auth_user WHERE is_superuser AND is_staff")),
+        1
+    );
+    let hash = rt.block_on(db.text("SELECT password FROM auth_user WHERE username = 'root'"));
+    assert!(hash.starts_with("argon2$argon2id$"), "{hash}");
+
+    // The same name again is refused with a message.
+    let out = doorman(&db)
+        .env("DOORMAN_SUPERUSER_PASSWORD", "a-Sturdy-passphrase-42")
+        .args(["createsuperuser", "--no-input", "--username", "root"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("username"),
+        "{}",
+        text(&out)
+    );
+
+    // changepassword reads from stdin when it is not a terminal; a weak
+    // password is refused with reasons, then a good one is taken.
+    let mut child = doorman(&db)
+        .args(["changepassword", "root"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"123\n123\nanother-Good-pass-77\nanother-Good-pass-77\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("This password is too short"),
+        "{}",
+        text(&out)
+    );
+    let new_hash = rt.block_on(db.text("SELECT password FROM auth_user WHERE username = 'root'"));
+    assert_ne!(new_hash, hash);
+
+    let out = doorman(&db)
+        .args(["changepassword", "ghost"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out)
+    );
+
+    let out = doorman(&db).args(["--dev", "check"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Configuration: OK") && stdout.contains("users: 1"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn createsuperuser_changepassword_and_check_sqlite() {
+    superuser_and_password_change(Backend::Sqlite);
+}
+
+#[test]
+fn createsuperuser_changepassword_and_check_postgres() {
+    superuser_and_password_change(Backend::Postgres);
+}
+
+#[tokio::test]
+async fn migrate_then_check_on_an_empty_postgres_database() {
+    let db = TestDb::new_empty(Backend::Postgres).await;
+    let out = doorman(&db).args(["--dev", "check"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("migrations pending"),
+        "{}",
+        text(&out)
+    );
+    let out = doorman(&db).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = doorman(&db).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "twice is fine: {}", text(&out));
+    let out = doorman(&db).args(["--dev", "check"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("up to date"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn version_and_help() {
+    let out = Command::new(env!("CARGO_BIN_EXE_doorman"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("doorman "));
+    let out = Command::new(env!("CARGO_BIN_EXE_doorman"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for sub in [
+        "serve",
+        "migrate",
+        "createsuperuser",
+        "changepassword",
+        "check",
+        "openapi",
+    ] {
+        assert!(help.contains(sub), "{help}");
+    }
+}
+
+/// The real binary on a real port: serves, then drains and exits 0 on
+/// SIGTERM, on both backends.
+fn serve_and_stop(backend: Backend) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::new(backend));
+    let mut child = doorman(&db)
+        .env("DOORMAN_SERVER__LISTEN", "127.0.0.1:0")
+        .env("DOORMAN_LOG__FORMAT", "json")
+        .env("DOORMAN_LOG__LEVEL", "info")
+        .args(["--dev", "serve"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut port = None;
+    let mut saw_dev_warning = false;
+    for line in lines.by_ref().take(50) {
+        let line = line.unwrap();
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let message = entry["fields"]["message"].as_str().unwrap_or("");
+        saw_dev_warning |= message.contains("DEVELOPMENT MODE");
+        if message == "doorman listening" {
+            port = entry["fields"]["port"].as_u64();
+            break;
+        }
+    }
+    let port = port.expect("the server logs its port");
+    assert!(saw_dev_warning, "dev mode says so loudly");
+    let body = rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert_eq!(body, r#"{"status":"ok"}"#);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}
+
+#[test]
+fn serve_answers_and_stops_cleanly_on_sigterm_sqlite() {
+    serve_and_stop(Backend::Sqlite);
+}
+
+#[test]
+fn serve_answers_and_stops_cleanly_on_sigterm_postgres() {
+    serve_and_stop(Backend::Postgres);
+}

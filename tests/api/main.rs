@@ -1,0 +1,10 @@
+//! One integration-test binary; a module per area. Behaviour tests run on
+//! SQLite and on PostgreSQL through `on_both_backends!`.
+
+mod support;
+
+mod cli;
+mod http_basics;
+mod ops;
+mod storage;
+mod users;
