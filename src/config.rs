@@ -8,7 +8,7 @@
 //! message naming the key and where it came from, instead of being ignored.
 //! Nothing else in doorman reads the environment for settings.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, str::FromStr};
 
 use figment::{
     Figment,
@@ -150,11 +150,32 @@ impl SecuritySettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailSettings {
-    /// `console:`, `smtp://[user:pass@]host:port`, `smtps://…` or
-    /// `file:///directory`.
+    /// `console:`, `smtp://[user:pass@]host:port` (STARTTLS when the server
+    /// offers it), `smtps://[user:pass@]host:port` (TLS from the start) or
+    /// `file:///directory` (one `.eml` file per message).
     pub url: String,
     /// Sender address of every message.
     pub from: String,
+    /// A directory whose files replace the built-in templates of the same
+    /// name (e.g. `activation.html`); others keep the built-in text.
+    pub templates_dir: Option<PathBuf>,
+    /// Run the sending worker in this process. Every node may run one: a
+    /// message is claimed by one worker at a time.
+    pub worker: bool,
+    /// Attempts before a message is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay in seconds; doubles per attempt (with jitter).
+    pub retry_base_secs: u64,
+    /// Longest retry delay in seconds.
+    pub retry_max_secs: u64,
+    /// How often the worker looks for due messages, in milliseconds (it is
+    /// also woken at once when this process queues one).
+    pub poll_interval_ms: u64,
+    /// How long a claimed message stays reserved for its worker, in seconds;
+    /// after that another worker may take it (e.g. the first one crashed).
+    pub lease_secs: u64,
+    /// SMTP connection and command timeout, in seconds.
+    pub smtp_timeout_secs: u64,
 }
 
 impl Default for EmailSettings {
@@ -162,14 +183,98 @@ impl Default for EmailSettings {
         Self {
             url: "console:".into(),
             from: "webmaster@localhost".into(),
+            templates_dir: None,
+            worker: true,
+            max_attempts: 8,
+            retry_base_secs: 30,
+            retry_max_secs: 3600,
+            poll_interval_ms: 1000,
+            lease_secs: 300,
+            smtp_timeout_secs: 30,
         }
     }
 }
 
-/// Djoser's settings; keys arrive with the `/auth/` endpoints.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Djoser's settings (lower-cased names). The link patterns, which Djoser
+/// leaves without a default, default to the patterns its documentation
+/// shows. `domain`, `protocol` and `site_name` (and the `email_frontend_*`
+/// overrides) build the links in e-mails; they never come from the
+/// request's `Host` header.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct DjoserSettings {}
+pub struct DjoserSettings {
+    pub activation_url: String,
+    pub password_reset_confirm_url: String,
+    pub username_reset_confirm_url: String,
+    pub domain: Option<String>,
+    pub site_name: Option<String>,
+    pub protocol: Option<String>,
+    pub email_frontend_domain: Option<String>,
+    pub email_frontend_protocol: Option<String>,
+    pub email_frontend_site_name: Option<String>,
+}
+
+impl Default for DjoserSettings {
+    fn default() -> Self {
+        Self {
+            activation_url: "#/activate/{uid}/{token}".into(),
+            password_reset_confirm_url: "#/password/reset/confirm/{uid}/{token}".into(),
+            username_reset_confirm_url: "#/username/reset/confirm/{uid}/{token}".into(),
+            domain: None,
+            site_name: None,
+            protocol: None,
+            email_frontend_domain: None,
+            email_frontend_protocol: None,
+            email_frontend_site_name: None,
+        }
+    }
+}
+
+/// Where links in e-mails point: resolved once from the settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteContext {
+    pub protocol: String,
+    pub domain: String,
+    pub site_name: String,
+}
+
+impl Settings {
+    /// `protocol`, `domain` and `site_name` for e-mails, each from the first
+    /// of: `djoser.email_frontend_*`, `djoser.*`, `server.public_url`, and
+    /// finally `http` / `server.listen` / the domain.
+    pub fn site_context(&self) -> SiteContext {
+        let dj = &self.djoser;
+        let public = self
+            .server
+            .public_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok());
+        let public_domain = public.as_ref().and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+        });
+        let pick = |a: &Option<String>, b: &Option<String>| {
+            a.clone()
+                .filter(|v| !v.is_empty())
+                .or_else(|| b.clone().filter(|v| !v.is_empty()))
+        };
+        let protocol = pick(&dj.email_frontend_protocol, &dj.protocol)
+            .or_else(|| public.as_ref().map(|u| u.scheme().to_string()))
+            .unwrap_or_else(|| "http".into());
+        let domain = pick(&dj.email_frontend_domain, &dj.domain)
+            .or(public_domain)
+            .unwrap_or_else(|| self.server.listen.to_string());
+        let site_name =
+            pick(&dj.email_frontend_site_name, &dj.site_name).unwrap_or_else(|| domain.clone());
+        SiteContext {
+            protocol,
+            domain,
+            site_name,
+        }
+    }
+}
 
 /// simplejwt's settings; keys arrive with the JWT endpoints.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -297,7 +402,8 @@ impl Settings {
             ));
         }
         if let Some(url) = &self.server.public_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+            && !((url.starts_with("http://") || url.starts_with("https://"))
+                && url::Url::parse(url).is_ok_and(|u| u.host_str().is_some()))
         {
             return Err(invalid(
                 "server.public_url",
@@ -326,15 +432,65 @@ impl Settings {
             .check()
             .map_err(|m| invalid("security.argon2", m))?;
         let email = &self.email.url;
-        if !(email == "console:"
-            || email.starts_with("smtp://")
-            || email.starts_with("smtps://")
-            || email.starts_with("file://"))
+        if let Err(message) = crate::mail::transport::parse_email_url(email) {
+            return Err(invalid("email.url", message));
+        }
+        if lettre::Address::from_str(self.email.from.trim()).is_err()
+            && self.email.from.parse::<lettre::message::Mailbox>().is_err()
         {
             return Err(invalid(
-                "email.url",
-                format!("`{email}` is not console:, smtp://, smtps:// or file://"),
+                "email.from",
+                format!("`{}` is not an e-mail address", self.email.from),
             ));
+        }
+        if self.email.max_attempts == 0 {
+            return Err(invalid("email.max_attempts", "must be at least 1".into()));
+        }
+        if self.email.poll_interval_ms == 0 || self.email.lease_secs == 0 {
+            return Err(invalid(
+                "email.poll_interval_ms",
+                "poll interval and lease must be positive".into(),
+            ));
+        }
+        if let Some(dir) = &self.email.templates_dir
+            && !dir.is_dir()
+        {
+            return Err(invalid(
+                "email.templates_dir",
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        for (key, value) in [
+            ("djoser.protocol", &self.djoser.protocol),
+            (
+                "djoser.email_frontend_protocol",
+                &self.djoser.email_frontend_protocol,
+            ),
+        ] {
+            if let Some(p) = value
+                && p != "http"
+                && p != "https"
+            {
+                return Err(invalid(key, format!("`{p}` must be http or https")));
+            }
+        }
+        for (key, pattern) in [
+            ("djoser.activation_url", &self.djoser.activation_url),
+            (
+                "djoser.password_reset_confirm_url",
+                &self.djoser.password_reset_confirm_url,
+            ),
+            (
+                "djoser.username_reset_confirm_url",
+                &self.djoser.username_reset_confirm_url,
+            ),
+        ] {
+            if !(pattern.contains("{uid}") && pattern.contains("{token}")) {
+                return Err(invalid(
+                    key,
+                    format!("`{pattern}` must contain {{uid}} and {{token}}"),
+                ));
+            }
         }
         for validator in &self.users.password_validators {
             validator

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod mail;
+pub mod metrics;
 pub mod security;
 pub mod store;
 
@@ -36,6 +38,10 @@ pub enum StartError {
     MissingSecretKey,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Templates(#[from] mail::TemplateError),
+    #[error("{0}")]
+    Mail(String),
     #[error("cannot listen on {addr} (server.listen): {source}")]
     Bind {
         addr: SocketAddr,
@@ -49,6 +55,17 @@ pub struct BuildOptions {
     /// Apply pending migrations before serving (`serve --no-migrate` turns
     /// this off).
     pub migrate: bool,
+}
+
+/// The background mail worker of this process, per `email.worker`.
+pub fn mail_worker(state: &AppState) -> mail::worker::Worker {
+    mail::worker::Worker::new(
+        state.store.clone(),
+        state.transport.clone(),
+        state.settings.email.clone(),
+        state.metrics.clone(),
+        state.mailer.wake_handle(),
+    )
 }
 
 impl Default for BuildOptions {
@@ -103,10 +120,17 @@ pub async fn build_state(
         passwords,
         settings.users.password_validators.clone(),
     );
+    let templates = mail::Templates::load(settings.email.templates_dir.as_deref())?;
+    let mailer = mail::Mailer::new(templates, settings.site_context());
+    let transport =
+        mail::transport::Transport::from_settings(&settings.email).map_err(StartError::Mail)?;
     Ok(AppState {
         settings: Arc::new(settings),
         store,
         users,
+        mailer,
+        transport: Arc::new(transport),
+        metrics: Arc::new(metrics::Metrics::default()),
     })
 }
 
@@ -159,6 +183,13 @@ impl App {
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         let store = self.state.store.clone();
+        let (stop_worker, worker_stop_rx) = tokio::sync::watch::channel(false);
+        let worker = self
+            .state
+            .settings
+            .email
+            .worker
+            .then(|| tokio::spawn(mail_worker(&self.state).run(worker_stop_rx)));
         let router = http::app(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
@@ -180,6 +211,11 @@ impl App {
         tokio::select! {
             result = server => result?,
             () = deadline => tracing::warn!("shutdown grace period over; dropping open connections"),
+        }
+        // The worker finishes the message in hand and hands back the rest.
+        let _ = stop_worker.send(true);
+        if let Some(worker) = worker {
+            let _ = worker.await;
         }
         store.close().await;
         tracing::info!("stopped");

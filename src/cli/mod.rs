@@ -4,6 +4,7 @@
 mod changepassword;
 mod check;
 mod createsuperuser;
+mod mail;
 
 use std::path::PathBuf;
 
@@ -54,6 +55,9 @@ pub enum Command {
     Check,
     /// Print the OpenAPI document (JSON).
     Openapi,
+    /// Inspect and steer the e-mail outbox.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 /// Loads the settings, applying `--dev`.
@@ -109,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Createsuperuser(args) => createsuperuser::run(settings, args).await,
         Command::Changepassword { username } => changepassword::run(settings, &username).await,
         Command::Check => check::run(settings).await,
+        Command::Mail(command) => mail::run(settings, command).await,
         Command::Openapi => Ok(()),
     }
 }

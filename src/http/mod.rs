@@ -23,7 +23,13 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use middleware::REQUEST_ID;
 
-use crate::{config::Settings, domain::users::Users, store::Store};
+use crate::{
+    config::Settings,
+    domain::users::Users,
+    mail::{Mailer, transport::Transport},
+    metrics::Metrics,
+    store::Store,
+};
 
 /// What handlers share: read-only settings and the services built from them.
 #[derive(Clone)]
@@ -31,6 +37,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub users: Users,
+    pub mailer: Mailer,
+    pub transport: Arc<Transport>,
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(OpenApi)]

@@ -1,6 +1,11 @@
 //! Operational endpoints: liveness and readiness.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -11,6 +16,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -44,4 +50,24 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
             )
         }
     }
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics/", tag = "ops",
+    responses((status = 200, description = "Counters and gauges", content_type = "text/plain", body = String)))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let gauges = match state.store.mail_counts().await {
+        Ok((queued, failed)) => crate::metrics::Gauges {
+            mail_queued: queued,
+            mail_failed_stored: failed,
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot read the outbox");
+            crate::metrics::Gauges::default()
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(gauges),
+    )
 }

@@ -6,6 +6,7 @@
 //! embedded per backend (`migrations/sqlite`, `migrations/postgres`) with the
 //! same version numbers.
 
+mod outbox;
 mod timestamp;
 mod users;
 
@@ -18,7 +19,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-pub use timestamp::Timestamp;
+pub use outbox::{NewMail, OutboxRow};
+pub use timestamp::{Timestamp, timestamp_text};
 
 use crate::config::DatabaseSettings;
 
@@ -36,6 +38,44 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// Like `on_pool!`, for the connection of an open transaction.
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match &mut $tx.inner {
+            $crate::store::TxInner::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::TxInner::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+/// A database transaction: writes made through it (a state change and the
+/// e-mail it causes) land together or not at all.
+pub struct Tx {
+    inner: TxInner,
+}
+
+pub(crate) enum TxInner {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -156,6 +196,17 @@ impl Store {
             .map(|m| m.version)
             .filter(|v| !applied.contains(v))
             .collect())
+    }
+
+    /// Opens a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so it waits for the busy timeout instead of
+    /// failing when it later upgrades from reading to writing.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { inner })
     }
 
     /// A round trip to the database (readiness).

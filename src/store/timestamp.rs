@@ -48,6 +48,12 @@ const READ_TEXT: &[BorrowedFormatItem<'static>] = format_description!(
 const READ_OFFSET: &[BorrowedFormatItem<'static>] =
     format_description!("[offset_hour sign:mandatory][optional [:]][offset_minute]");
 
+/// `YYYY-MM-DD HH:MM:SS` in UTC, for people (CLI listings).
+pub fn timestamp_text(t: Timestamp) -> String {
+    let text = to_django_text(t.0);
+    text.get(..19).unwrap_or(&text).to_string()
+}
+
 /// Django's SQLite text for an instant (in UTC).
 pub fn to_django_text(t: OffsetDateTime) -> String {
     let utc = t.to_offset(UtcOffset::UTC);

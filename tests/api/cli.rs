@@ -327,3 +327,99 @@ fn serve_answers_and_stops_cleanly_on_sigterm_sqlite() {
 fn serve_answers_and_stops_cleanly_on_sigterm_postgres() {
     serve_and_stop(Backend::Postgres);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_list_retry_and_send_test() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = doorman::store::Store::connect(&db.database_settings())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let mail = |to: &str| doorman::store::NewMail {
+        message_id: format!("<{to}@test>"),
+        kind: "activation".into(),
+        recipient: to.into(),
+        subject: "s".into(),
+        body_text: "t".into(),
+        body_html: None,
+    };
+    store
+        .enqueue_mail(&mail("queued@example.com"))
+        .await
+        .unwrap();
+    let failed = store
+        .enqueue_mail(&mail("failed@example.com"))
+        .await
+        .unwrap();
+    store
+        .mark_mail_failed(failed, 8, "SMTP: connection refused")
+        .await
+        .unwrap();
+
+    let run = |args: &'static [&'static str]| {
+        let mut cmd = doorman(&db);
+        cmd.args(args);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+    let out = run(&["mail", "list"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(listing.contains("1 queued, 1 failed"), "{listing}");
+    assert!(
+        listing.contains("queued@example.com") && listing.contains("failed@example.com"),
+        "{listing}"
+    );
+    assert!(listing.contains("connection refused"), "{listing}");
+    let out = run(&["mail", "list", "--failed"]).await.unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        !listing.contains("queued@example.com") && listing.contains("failed@example.com"),
+        "{listing}"
+    );
+
+    let out = run(&["mail", "retry", "999"]).await.unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    let out = run(&["mail", "retry", "--all-failed"]).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 message(s) queued again"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(store.mail_counts().await.unwrap(), (2, 0));
+
+    // send-test goes straight through the configured transport.
+    let sink = crate::support::smtp::SmtpSink::start().await;
+    let mut cmd = doorman(&db);
+    cmd.env("DOORMAN_EMAIL__URL", sink.url())
+        .args(["mail", "send-test", "ops@example.com"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].to, ["<ops@example.com>"]);
+    assert!(
+        got[0]
+            .parsed()
+            .subject()
+            .unwrap()
+            .starts_with("Test message from")
+    );
+
+    // With nothing listening it says why and exits non-zero.
+    let addr = sink.addr;
+    drop(sink);
+    let mut cmd = doorman(&db);
+    cmd.env("DOORMAN_EMAIL__URL", format!("smtp://{addr}"))
+        .env("DOORMAN_EMAIL__SMTP_TIMEOUT_SECS", "5")
+        .args(["mail", "send-test", "ops@example.com"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sending to ops@example.com"),
+        "{}",
+        text(&out)
+    );
+}

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod http_basics;
+mod mail;
 mod ops;
 mod storage;
 mod users;

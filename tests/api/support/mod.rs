@@ -3,6 +3,8 @@
 //! from a migrated template on the local server (127.0.0.1:5432, or
 //! DOORMAN_TEST_POSTGRES_URL), and talks HTTP to it in-process.
 
+pub mod smtp;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::{
