@@ -113,6 +113,9 @@ pub struct SecuritySettings {
     /// Signs JWTs and reset/activation tokens. Use the Django deployment's
     /// SECRET_KEY to keep its links and tokens valid.
     pub secret_key: Option<String>,
+    /// Former secret keys still accepted when checking activation/reset
+    /// links (Django's SECRET_KEY_FALLBACKS), for key rotation.
+    pub secret_key_fallbacks: Vec<String>,
     /// Lifetime of activation and password-reset links, in seconds
     /// (Django's PASSWORD_RESET_TIMEOUT, 3 days by default).
     pub token_timeout: u64,
@@ -128,6 +131,7 @@ impl Default for SecuritySettings {
     fn default() -> Self {
         Self {
             secret_key: None,
+            secret_key_fallbacks: Vec::new(),
             token_timeout: 259_200,
             argon2: Argon2Params::default(),
             hash_concurrency: 0,
@@ -195,14 +199,27 @@ impl Default for EmailSettings {
     }
 }
 
-/// Djoser's settings (lower-cased names). The link patterns, which Djoser
-/// leaves without a default, default to the patterns its documentation
-/// shows. `domain`, `protocol` and `site_name` (and the `email_frontend_*`
-/// overrides) build the links in e-mails; they never come from the
-/// request's `Host` header.
+/// Djoser's settings (lower-cased names, Djoser's defaults). The link
+/// patterns, which Djoser leaves without a default, default to the patterns
+/// its documentation shows. `domain`, `protocol` and `site_name` (and the
+/// `email_frontend_*` overrides) build the links in e-mails; they never come
+/// from the request's `Host` header.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DjoserSettings {
+    pub send_activation_email: bool,
+    pub send_confirmation_email: bool,
+    pub password_changed_email_confirmation: bool,
+    pub username_changed_email_confirmation: bool,
+    pub user_create_password_retype: bool,
+    pub set_password_retype: bool,
+    pub password_reset_confirm_retype: bool,
+    pub set_username_retype: bool,
+    pub username_reset_confirm_retype: bool,
+    pub password_reset_show_email_not_found: bool,
+    pub username_reset_show_email_not_found: bool,
+    pub logout_on_password_change: bool,
+    pub hide_users: bool,
     pub activation_url: String,
     pub password_reset_confirm_url: String,
     pub username_reset_confirm_url: String,
@@ -217,6 +234,19 @@ pub struct DjoserSettings {
 impl Default for DjoserSettings {
     fn default() -> Self {
         Self {
+            send_activation_email: false,
+            send_confirmation_email: false,
+            password_changed_email_confirmation: false,
+            username_changed_email_confirmation: false,
+            user_create_password_retype: false,
+            set_password_retype: false,
+            password_reset_confirm_retype: false,
+            set_username_retype: false,
+            username_reset_confirm_retype: false,
+            password_reset_show_email_not_found: false,
+            username_reset_show_email_not_found: false,
+            logout_on_password_change: false,
+            hide_users: true,
             activation_url: "#/activate/{uid}/{token}".into(),
             password_reset_confirm_url: "#/password/reset/confirm/{uid}/{token}".into(),
             username_reset_confirm_url: "#/username/reset/confirm/{uid}/{token}".into(),
@@ -276,14 +306,67 @@ impl Settings {
     }
 }
 
-/// simplejwt's settings; keys arrive with the JWT endpoints.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// simplejwt's settings (lower-cased names, simplejwt's defaults; lifetimes
+/// in seconds). Tokens are HS256-signed with `security.secret_key`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct JwtSettings {}
+pub struct JwtSettings {
+    pub access_token_lifetime: u64,
+    pub refresh_token_lifetime: u64,
+    /// `jwt/refresh/` also returns a new refresh token.
+    pub rotate_refresh_tokens: bool,
+    /// With rotation, the refresh token handed in stops working.
+    pub blacklist_after_rotation: bool,
+    /// Accepted words before the token in `Authorization` (case-sensitive).
+    pub auth_header_types: Vec<String>,
+    /// `jwt/create/` records the login in `last_login`.
+    pub update_last_login: bool,
+    /// Seconds of clock skew tolerated when checking expiry.
+    pub leeway: u64,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: 300,
+            refresh_token_lifetime: 86_400,
+            rotate_refresh_tokens: false,
+            blacklist_after_rotation: false,
+            auth_header_types: vec!["Bearer".into()],
+            update_last_login: false,
+            leeway: 0,
+        }
+    }
+}
+
+/// Which user field identifies an account at login (Djoser's LOGIN_FIELD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginField {
+    Username,
+    Email,
+}
+
+impl LoginField {
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginField::Username => "username",
+            LoginField::Email => "email",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UserSettings {
+    /// The field users log in with: `username` or `email`. With `email`,
+    /// the username routes become `set_email/`, `reset_email/`,
+    /// `reset_email_confirm/` and login takes `email`.
+    pub login_field: LoginField,
+    /// Fields registration asks for besides the login field and password,
+    /// and that user bodies show (Django's REQUIRED_FIELDS): any of `email`,
+    /// `first_name`, `last_name`.
+    pub required_fields: Vec<String>,
     /// E-mail addresses are unique among users, compared case-insensitively
     /// (empty addresses excepted). Enforced by a unique index kept in step
     /// with this setting at start-up.
@@ -295,6 +378,8 @@ pub struct UserSettings {
 impl Default for UserSettings {
     fn default() -> Self {
         Self {
+            login_field: LoginField::Username,
+            required_fields: vec!["email".into()],
             unique_email: true,
             password_validators: crate::domain::validators::default_validators(),
         }
@@ -491,6 +576,38 @@ impl Settings {
                     format!("`{pattern}` must contain {{uid}} and {{token}}"),
                 ));
             }
+        }
+        for field in &self.users.required_fields {
+            if !["email", "first_name", "last_name"].contains(&field.as_str()) {
+                return Err(invalid(
+                    "users.required_fields",
+                    format!("`{field}` is not one of email, first_name, last_name"),
+                ));
+            }
+        }
+        if self.users.login_field == LoginField::Email && !self.users.unique_email {
+            return Err(invalid(
+                "users.unique_email",
+                "must be true when users.login_field = \"email\"".into(),
+            ));
+        }
+        if self.jwt.access_token_lifetime == 0 || self.jwt.refresh_token_lifetime == 0 {
+            return Err(invalid(
+                "jwt.access_token_lifetime",
+                "token lifetimes must be at least 1 second".into(),
+            ));
+        }
+        if self.jwt.auth_header_types.is_empty()
+            || self
+                .jwt
+                .auth_header_types
+                .iter()
+                .any(|t| t.is_empty() || t.contains(' '))
+        {
+            return Err(invalid(
+                "jwt.auth_header_types",
+                "needs at least one word without spaces, e.g. [\"Bearer\"]".into(),
+            ));
         }
         for validator in &self.users.password_validators {
             validator

@@ -124,10 +124,22 @@ pub async fn build_state(
     let mailer = mail::Mailer::new(templates, settings.site_context());
     let transport =
         mail::transport::Transport::from_settings(&settings.email).map_err(StartError::Mail)?;
+    // Tokens need a key even for CLI commands that never sign anything.
+    let secret = settings.security.secret_key.clone().unwrap_or_default();
+    let sessions = domain::sessions::Sessions::new(store.clone(), &secret, settings.jwt.clone());
+    let settings = Arc::new(settings);
+    let accounts = domain::accounts::Accounts::new(
+        store.clone(),
+        users.clone(),
+        mailer.clone(),
+        settings.clone(),
+    );
     Ok(AppState {
-        settings: Arc::new(settings),
+        settings,
         store,
         users,
+        sessions,
+        accounts,
         mailer,
         transport: Arc::new(transport),
         metrics: Arc::new(metrics::Metrics::default()),

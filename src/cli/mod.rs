@@ -83,11 +83,11 @@ pub fn init_logging(settings: &Settings) {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = load_settings(&cli)?;
     if let Command::Openapi = cli.command {
-        println!("{}", crate::http::openapi_json());
+        println!("{}", crate::http::openapi_json(&settings));
         return Ok(());
     }
-    let settings = load_settings(&cli)?;
     init_logging(&settings);
     match cli.command {
         Command::Serve { no_migrate } => {

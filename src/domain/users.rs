@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use super::{Error, password::Password, validators};
 use crate::{
+    config::LoginField,
     security::{hashers::Verification, passwords::PasswordService},
     store::Store,
 };
@@ -155,6 +156,20 @@ impl Users {
             .map_err(|messages| Error::Validation(vec![("password".to_string(), messages)]))
     }
 
+    /// The encoded hash of `password`, or an unusable one for `None`.
+    pub async fn hash(&self, password: Option<&Password>) -> Result<String, Error> {
+        match password {
+            Some(p) => self.passwords.hash(p).await.map_err(Error::internal),
+            None => Ok(crate::security::hashers::make_unusable_password()),
+        }
+    }
+
+    /// Checks a password against a stored hash; `None` (no such user) does
+    /// the same work and never matches.
+    pub async fn verify(&self, password: &Password, encoded: Option<&str>) -> Verification {
+        self.passwords.verify(password, encoded).await
+    }
+
     /// Validates the password (when given), hashes it and inserts the user.
     pub async fn create(&self, new: NewUser) -> Result<User, Error> {
         let email = new.email.as_ref().map(|e| e.as_str()).unwrap_or("");
@@ -183,7 +198,27 @@ impl Users {
     /// than the current policy (an older algorithm or other parameters), the
     /// hash is replaced. An unknown username costs as much as a known one.
     pub async fn authenticate(&self, username: &str, password: &Password) -> Result<User, Error> {
-        let found = self.store.find_credentials_by_username(username).await?;
+        self.authenticate_by(LoginField::Username, username, password)
+            .await
+    }
+
+    /// `authenticate` by the configured login field: the exact username,
+    /// or the e-mail address ignoring case.
+    pub async fn authenticate_by(
+        &self,
+        field: LoginField,
+        login: &str,
+        password: &Password,
+    ) -> Result<User, Error> {
+        let found = match field {
+            LoginField::Username => self.store.find_credentials_by_username(login).await?,
+            LoginField::Email => self
+                .store
+                .find_credentials_by_email(login)
+                .await?
+                .into_iter()
+                .next(),
+        };
         let verdict = self
             .passwords
             .verify(password, found.as_ref().map(|(_, hash)| hash.as_str()))

@@ -24,7 +24,14 @@ pub struct ApiError {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// Set for 500s: the outer middleware adds the request id to the body.
     internal: bool,
+    /// Send no body at all.
+    empty: bool,
 }
+
+/// Marks an error response whose empty body is deliberate (Djoser answers
+/// one request with a bare 400), so the error middleware leaves it alone.
+#[derive(Clone, Copy, Debug)]
+pub struct KeepEmptyBody;
 
 /// Marks a 500 response built from an `ApiError`, so the error middleware
 /// can put the request id in its body.
@@ -39,6 +46,18 @@ impl ApiError {
             body: json!({ "detail": message.into() }),
             headers: Vec::new(),
             internal: false,
+            empty: false,
+        }
+    }
+
+    /// Any JSON body with any status.
+    pub fn json(status: StatusCode, body: Value) -> Self {
+        ApiError {
+            status,
+            body,
+            headers: Vec::new(),
+            internal: false,
+            empty: false,
         }
     }
 
@@ -56,7 +75,15 @@ impl ApiError {
             body: Value::Object(map),
             headers: Vec::new(),
             internal: false,
+            empty: false,
         }
+    }
+
+    /// A status with no body (and no content type).
+    pub fn empty(status: StatusCode) -> Self {
+        let mut e = Self::json(status, Value::Null);
+        e.empty = true;
+        e
     }
 
     /// 400 `{"non_field_errors": [...]}`.
@@ -119,7 +146,13 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body)).into_response();
+        let mut response = if self.empty {
+            let mut r = self.status.into_response();
+            r.extensions_mut().insert(KeepEmptyBody);
+            r
+        } else {
+            (self.status, Json(self.body)).into_response()
+        };
         for (name, value) in self.headers {
             response.headers_mut().append(name, value);
         }

@@ -202,6 +202,29 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Whether the body has this key at all.
+    pub fn has(&self, field: &str) -> bool {
+        self.data.contains_key(field)
+    }
+
+    /// An optional string of at most `max` characters.
+    pub fn optional_string_max(&mut self, field: &str, max: usize) -> Option<String> {
+        let value = self.optional_string(field)?;
+        if value.chars().count() > max {
+            self.error(
+                field,
+                format!("Ensure this field has no more than {max} characters."),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    /// Ends reading, handing over the errors to combine with others.
+    pub fn into_errors(self) -> FieldErrors {
+        self.errors
+    }
+
     /// Ends reading: the collected field errors, if any, as a 400.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {

@@ -15,7 +15,7 @@ use axum::{
 use futures_util::FutureExt;
 use serde_json::{Value, json};
 
-use super::error::InternalErrorMarker;
+use super::error::{InternalErrorMarker, KeepEmptyBody};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -72,7 +72,8 @@ pub async fn finish_errors(req: Request, next: Next) -> Response {
     if response.extensions().get::<InternalErrorMarker>().is_some() {
         return server_error(&request_id);
     }
-    let empty = !response.headers().contains_key(header::CONTENT_TYPE);
+    let empty = !response.headers().contains_key(header::CONTENT_TYPE)
+        && response.extensions().get::<KeepEmptyBody>().is_none();
     if !status.is_client_error() && !status.is_server_error() || !empty {
         return response;
     }

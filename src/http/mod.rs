@@ -3,6 +3,8 @@
 //! OpenAPI document is generated from the very routes that are served, and
 //! `finish` wraps the result in the layers every request passes through.
 
+pub mod auth;
+mod djoser;
 pub mod error;
 pub mod input;
 mod middleware;
@@ -25,7 +27,7 @@ pub use middleware::REQUEST_ID;
 
 use crate::{
     config::Settings,
-    domain::users::Users,
+    domain::{accounts::Accounts, sessions::Sessions, users::Users},
     mail::{Mailer, transport::Transport},
     metrics::Metrics,
     store::Store,
@@ -40,6 +42,8 @@ pub struct AppState {
     pub mailer: Mailer,
     pub transport: Arc<Transport>,
     pub metrics: Arc<Metrics>,
+    pub sessions: Sessions,
+    pub accounts: Accounts,
 }
 
 #[derive(OpenApi)]
@@ -51,19 +55,21 @@ struct ApiDoc;
 
 /// Every route of the service with its OpenAPI document, not yet layered.
 pub fn routes(state: AppState) -> Router {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(ops::routes())
-        .split_for_parts();
+    let (router, api) = all_routes(&state.settings).split_for_parts();
     router
         .merge(SwaggerUi::new("/api/docs").url("/api/schema/", api))
         .with_state(state)
 }
 
-/// The OpenAPI document (for `doorman openapi`).
-pub fn openapi_json() -> String {
-    let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+fn all_routes(settings: &Settings) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
-        .split_for_parts();
+        .merge(djoser::routes(settings))
+}
+
+/// The OpenAPI document (for `doorman openapi`).
+pub fn openapi_json(settings: &Settings) -> String {
+    let (_, api) = all_routes(settings).split_for_parts();
     api.to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -8,6 +8,7 @@
 
 mod outbox;
 mod timestamp;
+mod tokens;
 mod users;
 
 use std::{str::FromStr, time::Duration};
@@ -21,6 +22,7 @@ use sqlx::{
 
 pub use outbox::{NewMail, OutboxRow};
 pub use timestamp::{Timestamp, timestamp_text};
+pub use users::UserChanges;
 
 use crate::config::DatabaseSettings;
 

@@ -1,6 +1,6 @@
 //! `auth_user` rows: insert, look up with the password hash, change the hash.
 
-use super::{Store, StoreError, Timestamp, map_unique, on_pool};
+use super::{Store, StoreError, Timestamp, Tx, map_unique, on_pool, on_tx};
 use crate::domain::users::{NewUser, User};
 
 #[derive(sqlx::FromRow)]
@@ -36,6 +36,25 @@ impl UserRow {
     }
 }
 
+const INSERT_USER: &str = "INSERT INTO auth_user (password, last_login, is_superuser, username, \
+                           first_name, last_name, email, is_staff, is_active, date_joined) \
+                           VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+
+fn new_user_record(id: i32, new: &NewUser, email: &str, joined: Timestamp) -> User {
+    User {
+        id,
+        username: new.username.as_str().to_string(),
+        email: email.to_string(),
+        first_name: new.first_name.clone(),
+        last_name: new.last_name.clone(),
+        is_active: new.is_active,
+        is_staff: new.is_staff,
+        is_superuser: new.is_superuser,
+        last_login: None,
+        date_joined: joined.0,
+    }
+}
+
 const USER_COLUMNS: &str = "id, password, last_login, is_superuser, username, first_name, \
                             last_name, email, is_staff, is_active, date_joined";
 
@@ -47,36 +66,10 @@ impl Store {
         email: &str,
         encoded_password: &str,
     ) -> Result<User, StoreError> {
-        let joined = Timestamp::now();
-        let id: (i32,) = on_pool!(self, pool => sqlx::query_as(
-            "INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, \
-             last_name, email, is_staff, is_active, date_joined) \
-             VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(encoded_password)
-        .bind(new.is_superuser)
-        .bind(new.username.as_str())
-        .bind(&new.first_name)
-        .bind(&new.last_name)
-        .bind(email)
-        .bind(new.is_staff)
-        .bind(new.is_active)
-        .bind(joined)
-        .fetch_one(pool)
-        .await)
-        .map_err(|e| map_unique(e, &["username", "email"]))?;
-        Ok(User {
-            id: id.0,
-            username: new.username.as_str().to_string(),
-            email: email.to_string(),
-            first_name: new.first_name.clone(),
-            last_name: new.last_name.clone(),
-            is_active: new.is_active,
-            is_staff: new.is_staff,
-            is_superuser: new.is_superuser,
-            last_login: None,
-            date_joined: joined.0,
-        })
+        let mut tx = self.begin().await?;
+        let user = tx.insert_user(new, email, encoded_password).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// The user with this exact username and their encoded password.
@@ -162,5 +155,174 @@ impl Store {
         .fetch_all(pool)
         .await)?;
         Ok(rows.into_iter().map(|(a, c)| format!("{a}.{c}")).collect())
+    }
+}
+
+/// Changes to a user's profile columns (`None` leaves a column alone).
+#[derive(Debug, Default, Clone)]
+pub struct UserChanges {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+impl Store {
+    /// The user and hash by id.
+    pub async fn find_credentials_by_id(
+        &self,
+        id: i32,
+    ) -> Result<Option<(User, String)>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM auth_user WHERE id = $1"
+        ));
+        let row: Option<UserRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        Ok(row.map(UserRow::split))
+    }
+
+    /// Users whose e-mail equals `email` ignoring case, with their hashes,
+    /// lowest id first.
+    pub async fn find_credentials_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Vec<(User, String)>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM auth_user WHERE email <> '' AND lower(email) = lower($1) ORDER BY id"
+        ));
+        let rows: Vec<UserRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(email).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(UserRow::split).collect())
+    }
+
+    /// Whether another user (not `except`) has this username, or this
+    /// e-mail ignoring case.
+    pub async fn username_taken(
+        &self,
+        username: &str,
+        except: Option<i32>,
+    ) -> Result<bool, StoreError> {
+        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT count(*) FROM auth_user WHERE username = $1 AND id <> $2",
+        )
+        .bind(username)
+        .bind(except.unwrap_or(0))
+        .fetch_one(pool)
+        .await)?;
+        Ok(n > 0)
+    }
+
+    pub async fn email_taken(&self, email: &str, except: Option<i32>) -> Result<bool, StoreError> {
+        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT count(*) FROM auth_user WHERE email <> '' AND lower(email) = lower($1) AND id <> $2",
+        )
+        .bind(email)
+        .bind(except.unwrap_or(0))
+        .fetch_one(pool)
+        .await)?;
+        Ok(n > 0)
+    }
+
+    /// Every user, by id.
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM auth_user ORDER BY id"));
+        let rows: Vec<UserRow> = on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|r| r.split().0).collect())
+    }
+
+    pub async fn set_last_login(&self, id: i32, at: Timestamp) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("UPDATE auth_user SET last_login = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// Applies `changes` to user `id`; a taken username or e-mail becomes
+    /// `StoreError::Conflict`.
+    pub async fn update_user(&mut self, id: i32, changes: &UserChanges) -> Result<(), StoreError> {
+        on_tx!(self, conn => sqlx::query(
+            "UPDATE auth_user SET username = COALESCE($2, username), email = COALESCE($3, email), \
+             first_name = COALESCE($4, first_name), last_name = COALESCE($5, last_name), \
+             is_active = COALESCE($6, is_active) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&changes.username)
+        .bind(&changes.email)
+        .bind(&changes.first_name)
+        .bind(&changes.last_name)
+        .bind(changes.is_active)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(|e| map_unique(e, &["username", "email"]))?;
+        Ok(())
+    }
+
+    pub async fn set_password_hash(&mut self, id: i32, encoded: &str) -> Result<(), StoreError> {
+        on_tx!(self, conn => sqlx::query("UPDATE auth_user SET password = $1 WHERE id = $2")
+            .bind(encoded)
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn set_last_login(&mut self, id: i32, at: Timestamp) -> Result<(), StoreError> {
+        on_tx!(self, conn => sqlx::query("UPDATE auth_user SET last_login = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Inserts a user (see `Store::insert_user`) inside this transaction.
+    pub async fn insert_user(
+        &mut self,
+        new: &NewUser,
+        email: &str,
+        encoded_password: &str,
+    ) -> Result<User, StoreError> {
+        let joined = Timestamp::now();
+        let id: (i32,) = on_tx!(self, conn => sqlx::query_as(INSERT_USER)
+            .bind(encoded_password)
+            .bind(new.is_superuser)
+            .bind(new.username.as_str())
+            .bind(&new.first_name)
+            .bind(&new.last_name)
+            .bind(email)
+            .bind(new.is_staff)
+            .bind(new.is_active)
+            .bind(joined)
+            .fetch_one(conn)
+            .await)
+        .map_err(|e| map_unique(e, &["username", "email"]))?;
+        Ok(new_user_record(id.0, new, email, joined))
+    }
+
+    /// Deletes a user and the rows that point at it. Django's join tables
+    /// have no ON DELETE action, so their rows go first; doorman's own
+    /// tables cascade.
+    pub async fn delete_user(&mut self, id: i32) -> Result<bool, StoreError> {
+        for sql in [
+            "DELETE FROM auth_user_groups WHERE user_id = $1",
+            "DELETE FROM auth_user_user_permissions WHERE user_id = $1",
+        ] {
+            on_tx!(self, conn => sqlx::query(sql).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+        }
+        let n = on_tx!(self, conn => sqlx::query("DELETE FROM auth_user WHERE id = $1")
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
     }
 }

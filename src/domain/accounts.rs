@@ -1,0 +1,670 @@
+//! The account flows Djoser offers (and the Accounts API reuses):
+//! registration, activation, password and username changes and resets.
+//! Each writes its change and the e-mail it causes in one transaction, so a
+//! mail is queued exactly when the change lands; nothing here waits for the
+//! mail server. Validation follows Djoser's two phases: every field problem
+//! is reported together; only then object-level rules run, first failure
+//! wins (see the wire notes §1.6 and §2).
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::{
+    Error, FieldErrors,
+    password::Password,
+    sessions,
+    users::{EmailAddress, NewUser, User, Username, Users},
+    validators::UserAttributes,
+};
+use crate::{
+    config::{LoginField, Settings},
+    mail::{Link, Mailer, MessageKind},
+    security::{
+        django_tokens::{TokenGenerator, TokenUser, decode_uid, encode_uid},
+        hashers::{Verification, is_usable},
+    },
+    store::{Store, Timestamp, Tx, UserChanges},
+};
+
+/// Djoser's messages (`djoser.constants.Messages`).
+pub mod messages {
+    pub const INVALID_TOKEN: &str = "Invalid token for given user.";
+    pub const INVALID_UID: &str = "Invalid user id or user doesn't exist.";
+    pub const STALE_TOKEN: &str = "Stale token for given user.";
+    pub const PASSWORD_MISMATCH: &str = "The two password fields didn't match.";
+    pub const INVALID_PASSWORD: &str = "Invalid password.";
+    pub const EMAIL_NOT_FOUND: &str = "User with given email does not exist.";
+    pub const CANNOT_CREATE_USER: &str = "Unable to create account.";
+    pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
+    pub const EMAIL_TAKEN: &str = "user with this email address already exists.";
+
+    pub fn username_mismatch(field: &str) -> String {
+        format!("The two {field} fields didn't match.")
+    }
+}
+
+/// What a registration carries once its fields have been parsed.
+#[derive(Debug)]
+pub struct Registration {
+    pub username: Username,
+    pub email: Option<EmailAddress>,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: Password,
+    pub re_password: Option<Password>,
+}
+
+/// Outcomes the HTTP layer renders in Djoser's particular shapes.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Domain(#[from] Error),
+    /// 403 `{"detail": STALE_TOKEN}`: the account is already active.
+    #[error("stale token")]
+    Stale,
+    /// 400 `["User with given email does not exist."]` (a bare list).
+    #[error("email not found")]
+    EmailNotFound,
+    /// 400 with an empty body: resending activation while activation is off.
+    #[error("activation is off")]
+    ActivationOff,
+}
+
+impl From<crate::store::StoreError> for FlowError {
+    fn from(e: crate::store::StoreError) -> Self {
+        FlowError::Domain(e.into())
+    }
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    users: Users,
+    mailer: Mailer,
+    tokens: Arc<TokenGenerator>,
+    settings: Arc<Settings>,
+}
+
+fn field(errors: &mut FieldErrors, name: &str, message: impl Into<String>) {
+    errors.push((name.to_string(), vec![message.into()]));
+}
+
+fn token_user(user: &User, hash: &str) -> (i32, String, Option<OffsetDateTime>, String) {
+    (
+        user.id,
+        hash.to_string(),
+        user.last_login,
+        user.email.clone(),
+    )
+}
+
+impl Accounts {
+    pub fn new(store: Store, users: Users, mailer: Mailer, settings: Arc<Settings>) -> Accounts {
+        let key = settings.security.secret_key.clone().unwrap_or_default();
+        let tokens = TokenGenerator::new(
+            &key,
+            settings.security.secret_key_fallbacks.clone(),
+            settings.security.token_timeout,
+        );
+        Accounts {
+            store,
+            users,
+            mailer,
+            tokens: Arc::new(tokens),
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn users(&self) -> &Users {
+        &self.users
+    }
+
+    /// The activation/reset token for a user as stored now.
+    fn make_token(&self, user: &User, hash: &str) -> String {
+        let (id, hash, last_login, email) = token_user(user, hash);
+        self.tokens.make_token(
+            &TokenUser {
+                id,
+                password_hash: &hash,
+                last_login,
+                email: &email,
+            },
+            OffsetDateTime::now_utc(),
+        )
+    }
+
+    fn check_token(&self, user: &User, hash: &str, token: &str) -> bool {
+        let (id, hash, last_login, email) = token_user(user, hash);
+        self.tokens.check_token(
+            &TokenUser {
+                id,
+                password_hash: &hash,
+                last_login,
+                email: &email,
+            },
+            token,
+            OffsetDateTime::now_utc(),
+        )
+    }
+
+    /// Queues a message for `user` inside `tx`; with `link`, a uid/token
+    /// link from the given pattern.
+    async fn queue(
+        &self,
+        tx: &mut Tx,
+        kind: MessageKind,
+        user: &User,
+        link: Option<(&str, &str)>,
+    ) -> Result<(), Error> {
+        if user.email.is_empty() {
+            return Ok(());
+        }
+        let uid = encode_uid(user.id);
+        let link = link.map(|(pattern, token)| Link {
+            pattern,
+            uid: &uid,
+            token,
+        });
+        let mail = self
+            .mailer
+            .compose(kind, &user.email, Some(user), link.as_ref())
+            .map_err(Error::internal)?;
+        tx.enqueue_mail(&mail).await?;
+        Ok(())
+    }
+
+    /// Field-phase checks that need the database: a taken username or
+    /// e-mail. Returns the errors to add to the parser's own.
+    pub async fn uniqueness_errors(
+        &self,
+        username: Option<&str>,
+        email: Option<&str>,
+        except: Option<i32>,
+    ) -> Result<FieldErrors, Error> {
+        let mut errors = FieldErrors::new();
+        if let Some(u) = username
+            && self.store.username_taken(u, except).await?
+        {
+            field(&mut errors, "username", messages::USERNAME_TAKEN);
+        }
+        if let Some(e) = email.filter(|e| !e.is_empty())
+            && self.settings.users.unique_email
+            && self.store.email_taken(e, except).await?
+        {
+            field(&mut errors, "email", messages::EMAIL_TAKEN);
+        }
+        Ok(errors)
+    }
+
+    /// `POST users/`: creates the account (inactive when activation
+    /// e-mails are on) and queues the activation or confirmation mail.
+    pub async fn register(&self, r: Registration) -> Result<User, FlowError> {
+        let email = r.email.as_ref().map(|e| e.as_str()).unwrap_or("");
+        self.users.validate_password(
+            &r.password,
+            &UserAttributes {
+                username: r.username.as_str(),
+                first_name: &r.first_name,
+                last_name: &r.last_name,
+                email,
+            },
+        )?;
+        if let Some(again) = &r.re_password
+            && again.expose() != r.password.expose()
+        {
+            return Err(Error::field("non_field_errors", messages::PASSWORD_MISMATCH).into());
+        }
+        let dj = &self.settings.djoser;
+        let new = NewUser {
+            username: r.username,
+            email: r.email.clone(),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            password: Some(r.password),
+            is_active: !dj.send_activation_email,
+            is_staff: false,
+            is_superuser: false,
+        };
+        let encoded = self.users.hash(new.password.as_ref()).await?;
+        let mut tx = self.store.begin().await?;
+        let user = match tx.insert_user(&new, email, &encoded).await {
+            Ok(user) => user,
+            Err(crate::store::StoreError::Conflict { field: f }) => {
+                let message = if f == "email" {
+                    messages::EMAIL_TAKEN
+                } else {
+                    messages::USERNAME_TAKEN
+                };
+                return Err(Error::field(&f, message).into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if dj.send_activation_email {
+            let token = self.make_token(&user, &encoded);
+            self.queue(
+                &mut tx,
+                MessageKind::Activation,
+                &user,
+                Some((&dj.activation_url, &token)),
+            )
+            .await?;
+        } else if dj.send_confirmation_email {
+            self.queue(&mut tx, MessageKind::Confirmation, &user, None)
+                .await?;
+        }
+        tx.commit().await?;
+        self.mailer.wake();
+        Ok(user)
+    }
+
+    /// Resolves a uid to the user and stored hash, or the uid error.
+    async fn user_from_uid(&self, uid: &str) -> Result<Option<(User, String)>, Error> {
+        let Some(id) = decode_uid(uid) else {
+            return Ok(None);
+        };
+        Ok(self.store.find_credentials_by_id(id).await?)
+    }
+
+    /// `POST users/activation/`.
+    pub async fn activate(&self, uid: &str, token: &str) -> Result<(), FlowError> {
+        let Some((user, hash)) = self.user_from_uid(uid).await? else {
+            return Err(Error::field("uid", messages::INVALID_UID).into());
+        };
+        if !self.check_token(&user, &hash, token) {
+            return Err(Error::field("token", messages::INVALID_TOKEN).into());
+        }
+        if user.is_active {
+            return Err(FlowError::Stale);
+        }
+        let mut tx = self.store.begin().await?;
+        tx.update_user(
+            user.id,
+            &UserChanges {
+                is_active: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if self.settings.djoser.send_confirmation_email {
+            self.queue(&mut tx, MessageKind::Confirmation, &user, None)
+                .await?;
+        }
+        tx.commit().await?;
+        self.mailer.wake();
+        Ok(())
+    }
+
+    fn show_email_not_found(&self) -> bool {
+        let dj = &self.settings.djoser;
+        dj.password_reset_show_email_not_found || dj.username_reset_show_email_not_found
+    }
+
+    /// The one user an e-mail flow addresses: matched ignoring case, with a
+    /// usable password, active or not as asked. Addresses are unique, so at
+    /// most one can match; should an adopted database still hold
+    /// duplicates, the lowest id wins rather than an error.
+    async fn user_by_email(
+        &self,
+        email: &str,
+        active: bool,
+    ) -> Result<Option<(User, String)>, Error> {
+        Ok(self
+            .store
+            .find_credentials_by_email(email)
+            .await?
+            .into_iter()
+            .find(|(u, hash)| u.is_active == active && is_usable(hash)))
+    }
+
+    /// `POST users/resend_activation/`.
+    pub async fn resend_activation(&self, email: &EmailAddress) -> Result<(), FlowError> {
+        let found = self.user_by_email(email.as_str(), false).await?;
+        if found.is_none() && self.show_email_not_found() {
+            return Err(FlowError::EmailNotFound);
+        }
+        let dj = &self.settings.djoser;
+        if !dj.send_activation_email {
+            return Err(FlowError::ActivationOff);
+        }
+        if let Some((user, hash)) = found {
+            let token = self.make_token(&user, &hash);
+            let mut tx = self.store.begin().await?;
+            self.queue(
+                &mut tx,
+                MessageKind::Activation,
+                &user,
+                Some((&dj.activation_url, &token)),
+            )
+            .await?;
+            tx.commit().await?;
+            self.mailer.wake();
+        }
+        Ok(())
+    }
+
+    /// `POST users/reset_password/` and `users/reset_{U}/`: a reset link
+    /// for an active user with a usable password; silence otherwise.
+    pub async fn request_reset(
+        &self,
+        email: &EmailAddress,
+        username: bool,
+    ) -> Result<(), FlowError> {
+        let found = self.user_by_email(email.as_str(), true).await?;
+        let Some((user, hash)) = found else {
+            return if self.show_email_not_found() {
+                Err(FlowError::EmailNotFound)
+            } else {
+                Ok(())
+            };
+        };
+        let dj = &self.settings.djoser;
+        let (kind, pattern) = if username {
+            (MessageKind::UsernameReset, &dj.username_reset_confirm_url)
+        } else {
+            (MessageKind::PasswordReset, &dj.password_reset_confirm_url)
+        };
+        let token = self.make_token(&user, &hash);
+        let mut tx = self.store.begin().await?;
+        self.queue(&mut tx, kind, &user, Some((pattern, &token)))
+            .await?;
+        tx.commit().await?;
+        self.mailer.wake();
+        Ok(())
+    }
+
+    /// Checks the caller's current password (a field-phase check).
+    pub async fn check_current_password(
+        &self,
+        user: &User,
+        password: &Password,
+    ) -> Result<bool, Error> {
+        let hash = self.store.password_hash(user.id).await?;
+        let verdict = self.users.verify(password, hash.as_deref()).await;
+        Ok(matches!(verdict, Verification::Match { .. }))
+    }
+
+    /// `POST users/set_password/` (object phase onward). Other sessions of
+    /// the user are revoked; the caller's own opaque token survives unless
+    /// `logout_on_password_change`.
+    pub async fn set_password(
+        &self,
+        user: &User,
+        new: &Password,
+        again: Option<&Password>,
+        keep_token: Option<i32>,
+    ) -> Result<(), FlowError> {
+        self.users
+            .validate_password(new, &attributes(user))
+            .map_err(|e| rename_field(e, "new_password"))?;
+        if let Some(again) = again
+            && again.expose() != new.expose()
+        {
+            return Err(Error::field("non_field_errors", messages::PASSWORD_MISMATCH).into());
+        }
+        let encoded = self.users.hash(Some(new)).await?;
+        let mut tx = self.store.begin().await?;
+        tx.set_password_hash(user.id, &encoded).await?;
+        let keep = if self.settings.djoser.logout_on_password_change {
+            None
+        } else {
+            keep_token
+        };
+        sessions::revoke_all(&mut tx, user.id, keep).await?;
+        if self.settings.djoser.password_changed_email_confirmation {
+            self.queue(
+                &mut tx,
+                MessageKind::PasswordChangedConfirmation,
+                user,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.mailer.wake();
+        Ok(())
+    }
+
+    /// `POST users/reset_password_confirm/`: validators (against the user
+    /// the link names, unlike Djoser), retype, uid, token; then the new
+    /// password, `last_login` touched (the link is single use) and every
+    /// session of the user revoked.
+    pub async fn reset_password_confirm(
+        &self,
+        uid: &str,
+        token: &str,
+        new: &Password,
+        again: Option<&Password>,
+    ) -> Result<(), FlowError> {
+        let found = self.user_from_uid(uid).await?;
+        let attrs_user = found.as_ref().map(|(u, _)| u.clone());
+        let attrs = attrs_user.as_ref().map(attributes).unwrap_or_default();
+        self.users
+            .validate_password(new, &attrs)
+            .map_err(|e| rename_field(e, "new_password"))?;
+        if let Some(again) = again
+            && again.expose() != new.expose()
+        {
+            return Err(Error::field("non_field_errors", messages::PASSWORD_MISMATCH).into());
+        }
+        let Some((user, hash)) = found else {
+            return Err(Error::field("uid", messages::INVALID_UID).into());
+        };
+        if !self.check_token(&user, &hash, token) {
+            return Err(Error::field("token", messages::INVALID_TOKEN).into());
+        }
+        let encoded = self.users.hash(Some(new)).await?;
+        let mut tx = self.store.begin().await?;
+        tx.set_password_hash(user.id, &encoded).await?;
+        tx.set_last_login(user.id, Timestamp::now()).await?;
+        sessions::revoke_all(&mut tx, user.id, None).await?;
+        if self.settings.djoser.password_changed_email_confirmation {
+            self.queue(
+                &mut tx,
+                MessageKind::PasswordChangedConfirmation,
+                &user,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.mailer.wake();
+        Ok(())
+    }
+
+    /// Applies a new login-field value (username or e-mail) to `user`.
+    fn login_change(&self, value: &str) -> UserChanges {
+        match self.settings.users.login_field {
+            LoginField::Username => UserChanges {
+                username: Some(value.to_string()),
+                ..Default::default()
+            },
+            LoginField::Email => UserChanges {
+                email: Some(value.to_string()),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// `POST users/set_{U}/` (after the field phase).
+    pub async fn set_login(&self, user: &User, value: &str) -> Result<(), FlowError> {
+        let mut tx = self.store.begin().await?;
+        self.apply_login_change(&mut tx, user.id, value).await?;
+        if self.settings.djoser.username_changed_email_confirmation {
+            let changed = self.with_login(user, value);
+            self.queue(
+                &mut tx,
+                MessageKind::UsernameChangedConfirmation,
+                &changed,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.mailer.wake();
+        Ok(())
+    }
+
+    async fn apply_login_change(&self, tx: &mut Tx, id: i32, value: &str) -> Result<(), FlowError> {
+        match tx.update_user(id, &self.login_change(value)).await {
+            Ok(()) => Ok(()),
+            Err(crate::store::StoreError::Conflict { field: f }) => {
+                let name = format!("new_{}", self.settings.users.login_field.name());
+                let message = if f == "email" {
+                    messages::EMAIL_TAKEN
+                } else {
+                    messages::USERNAME_TAKEN
+                };
+                Err(Error::field(&name, message).into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user as it is after a login-field change (for the mail).
+    fn with_login(&self, user: &User, value: &str) -> User {
+        let mut changed = user.clone();
+        match self.settings.users.login_field {
+            LoginField::Username => changed.username = value.to_string(),
+            LoginField::Email => changed.email = value.to_string(),
+        }
+        changed
+    }
+
+    /// `POST users/reset_{U}_confirm/` (after the field phase and retype):
+    /// uid, token, then the change with `last_login` touched.
+    pub async fn reset_login_confirm(
+        &self,
+        uid: &str,
+        token: &str,
+        value: &str,
+    ) -> Result<(), FlowError> {
+        let Some((user, hash)) = self.user_from_uid(uid).await? else {
+            return Err(Error::field("uid", messages::INVALID_UID).into());
+        };
+        if !self.check_token(&user, &hash, token) {
+            return Err(Error::field("token", messages::INVALID_TOKEN).into());
+        }
+        let mut tx = self.store.begin().await?;
+        self.apply_login_change(&mut tx, user.id, value).await?;
+        tx.set_last_login(user.id, Timestamp::now()).await?;
+        if self.settings.djoser.username_changed_email_confirmation {
+            let changed = self.with_login(&user, value);
+            self.queue(
+                &mut tx,
+                MessageKind::UsernameChangedConfirmation,
+                &changed,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.mailer.wake();
+        Ok(())
+    }
+
+    /// `PUT/PATCH users/{id}/`: profile fields (the login field is read
+    /// only). With activation e-mails on, a changed e-mail deactivates the
+    /// account and an activation mail goes to the new address.
+    pub async fn update_user(&self, user: &User, changes: UserChanges) -> Result<User, FlowError> {
+        let dj = &self.settings.djoser;
+        let mut changes = changes;
+        let email_changed = changes.email.as_ref().is_some_and(|e| *e != user.email);
+        if dj.send_activation_email && email_changed {
+            changes.is_active = Some(false);
+        }
+        let mut tx = self.store.begin().await?;
+        match tx.update_user(user.id, &changes).await {
+            Ok(()) => {}
+            Err(crate::store::StoreError::Conflict { field: f }) => {
+                let message = if f == "email" {
+                    messages::EMAIL_TAKEN
+                } else {
+                    messages::USERNAME_TAKEN
+                };
+                return Err(Error::field(&f, message).into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut updated = user.clone();
+        if let Some(v) = changes.email {
+            updated.email = v;
+        }
+        if let Some(v) = changes.first_name {
+            updated.first_name = v;
+        }
+        if let Some(v) = changes.last_name {
+            updated.last_name = v;
+        }
+        if let Some(v) = changes.is_active {
+            updated.is_active = v;
+        }
+        if dj.send_activation_email && !updated.is_active {
+            let hash = self.store.password_hash(user.id).await?.unwrap_or_default();
+            let token = self.make_token(&updated, &hash);
+            self.queue(
+                &mut tx,
+                MessageKind::Activation,
+                &updated,
+                Some((&dj.activation_url, &token)),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.mailer.wake();
+        Ok(updated)
+    }
+
+    /// `DELETE users/{id}/`: the row and everything pointing at it.
+    pub async fn delete_user(&self, user_id: i32) -> Result<(), FlowError> {
+        let mut tx = self.store.begin().await?;
+        tx.delete_user(user_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `POST token/logout_all/`: every opaque token and every JWT of the
+    /// user stop working.
+    pub async fn logout_all(&self, user_id: i32) -> Result<(), FlowError> {
+        let mut tx = self.store.begin().await?;
+        sessions::revoke_all(&mut tx, user_id, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Djoser's `token/logout/` when the caller authenticated with a JWT:
+    /// all of the caller's opaque tokens go.
+    pub async fn delete_all_tokens(&self, user_id: i32) -> Result<(), FlowError> {
+        let mut tx = self.store.begin().await?;
+        tx.delete_user_tokens(user_id, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn attributes(user: &User) -> UserAttributes<'_> {
+    UserAttributes {
+        username: &user.username,
+        first_name: &user.first_name,
+        last_name: &user.last_name,
+        email: &user.email,
+    }
+}
+
+/// Password-validator errors come keyed `password`; Djoser reports them
+/// under the field that was submitted (`new_password`).
+fn rename_field(e: Error, to: &str) -> Error {
+    match e {
+        Error::Validation(errors) => Error::Validation(
+            errors
+                .into_iter()
+                .map(|(_, messages)| (to.to_string(), messages))
+                .collect(),
+        ),
+        other => other,
+    }
+}

@@ -1,0 +1,267 @@
+//! Signed-in sessions: opaque API tokens (DRF-authtoken style, one per
+//! login so several devices can be signed in, stored as SHA-256 digests)
+//! and simplejwt-compatible JWTs. Revocation: an opaque token is deleted; a
+//! refresh token is denied by its `jti`; "everything of this user" sets the
+//! user's `tokens_valid_after`, which retires every JWT issued before it.
+//! A JWT's issue instant is read to the millisecond from its `jti` when
+//! doorman made it (a UUIDv7); tokens made elsewhere count from the start of
+//! their `iat` second, so they are never kept by mistake.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::{Error, users::User};
+use crate::{
+    config::JwtSettings,
+    security::{
+        jwt::{Claims, JwtError, JwtKeys, TokenPair, TokenType},
+        opaque,
+    },
+    store::{Store, Timestamp, Tx},
+};
+
+/// Why presented credentials were refused, in the words of the layer that
+/// would refuse them in Django (DRF's TokenAuthentication, simplejwt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// DRF: unknown token key.
+    InvalidToken,
+    /// DRF: the token's user is inactive.
+    TokenUserInactive,
+    /// simplejwt: the JWT itself is bad (signature, expiry, type, revoked).
+    Jwt(JwtError),
+    /// simplejwt: the token names no existing user.
+    UserNotFound,
+    /// simplejwt: the user is inactive.
+    UserInactive,
+}
+
+/// A caller and how they proved who they are.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub via: Via,
+}
+
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// An opaque token, by its row id.
+    Token(i32),
+    /// An access JWT.
+    Jwt(Claims),
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    store: Store,
+    keys: Arc<JwtKeys>,
+    settings: JwtSettings,
+}
+
+impl Sessions {
+    pub fn new(store: Store, secret_key: &str, settings: JwtSettings) -> Sessions {
+        let keys = JwtKeys::new(
+            secret_key,
+            settings.access_token_lifetime as i64,
+            settings.refresh_token_lifetime as i64,
+            settings.leeway,
+        );
+        Sessions {
+            store,
+            keys: Arc::new(keys),
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &JwtSettings {
+        &self.settings
+    }
+
+    /// A new opaque token for `user`; returns the key (shown once).
+    pub async fn create_token(&self, user: &User, label: &str) -> Result<String, Error> {
+        let key = opaque::generate_key();
+        self.store
+            .insert_token(user.id, &opaque::digest(&key), label)
+            .await?;
+        Ok(key)
+    }
+
+    /// The active user holding this opaque token.
+    pub async fn authenticate_token(
+        &self,
+        key: &str,
+    ) -> Result<Result<Caller, AuthFailure>, Error> {
+        let Some((token_id, user)) = self.store.find_token(&opaque::digest(key)).await? else {
+            return Ok(Err(AuthFailure::InvalidToken));
+        };
+        if !user.is_active {
+            return Ok(Err(AuthFailure::TokenUserInactive));
+        }
+        Ok(Ok(Caller {
+            user,
+            via: Via::Token(token_id),
+        }))
+    }
+
+    /// The active user an access JWT speaks for.
+    pub async fn authenticate_access(
+        &self,
+        token: &str,
+    ) -> Result<Result<Caller, AuthFailure>, Error> {
+        let claims = match self.keys.decode(token, Some(TokenType::Access), now()) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(AuthFailure::Jwt(e))),
+        };
+        let user = match self.token_user(&claims).await? {
+            Ok(user) => user,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        Ok(Ok(Caller {
+            user,
+            via: Via::Jwt(claims),
+        }))
+    }
+
+    /// Loads the user a decoded token names, refusing tokens issued before
+    /// the user's cut-off.
+    async fn token_user(&self, claims: &Claims) -> Result<Result<User, AuthFailure>, Error> {
+        let Some(id) = claims.user_pk() else {
+            return Ok(Err(AuthFailure::UserNotFound));
+        };
+        let Some(user) = self.store.find_user_by_id(id).await? else {
+            return Ok(Err(AuthFailure::UserNotFound));
+        };
+        if !user.is_active {
+            return Ok(Err(AuthFailure::UserInactive));
+        }
+        if self.retired(claims, user.id).await? {
+            return Ok(Err(AuthFailure::Jwt(JwtError::Invalid)));
+        }
+        Ok(Ok(user))
+    }
+
+    /// Whether a token was issued before its user's `tokens_valid_after`.
+    async fn retired(&self, claims: &Claims, user_id: i32) -> Result<bool, Error> {
+        let Some(cutoff) = self.store.tokens_valid_after(user_id).await? else {
+            return Ok(false);
+        };
+        Ok(issued_at_ms(claims) < unix_ms(cutoff.0))
+    }
+
+    /// `jwt/create/`: a refresh and an access token.
+    pub async fn issue_pair(&self, user: &User) -> Result<TokenPair, Error> {
+        if self.settings.update_last_login {
+            self.store.set_last_login(user.id, Timestamp::now()).await?;
+        }
+        Ok(self.keys.issue_pair(user.id, now()))
+    }
+
+    /// `jwt/refresh/`: a new access token (and, with rotation, a new refresh
+    /// token; the old one is denied when `blacklist_after_rotation`).
+    pub async fn refresh(
+        &self,
+        refresh: &str,
+    ) -> Result<Result<(String, Option<String>), AuthFailure>, Error> {
+        let claims = match self.live_refresh(refresh).await? {
+            Ok(c) => c,
+            Err(f) => return Ok(Err(f)),
+        };
+        let user = match self.token_user(&claims).await? {
+            Ok(u) => u,
+            Err(f) => return Ok(Err(f)),
+        };
+        let (access, _) = self.keys.access_from_refresh(&claims, now());
+        if !self.settings.rotate_refresh_tokens {
+            return Ok(Ok((access, None)));
+        }
+        if self.settings.blacklist_after_rotation {
+            self.deny(&claims).await?;
+        }
+        let (new_refresh, _) = self.keys.issue_refresh(user.id, now());
+        Ok(Ok((access, Some(new_refresh))))
+    }
+
+    /// A refresh token that decodes and is not denied.
+    async fn live_refresh(&self, token: &str) -> Result<Result<Claims, AuthFailure>, Error> {
+        let claims = match self.keys.decode(token, Some(TokenType::Refresh), now()) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(AuthFailure::Jwt(e))),
+        };
+        if self.store.is_jti_denied(&claims.jti).await? {
+            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+        }
+        Ok(Ok(claims))
+    }
+
+    /// `jwt/verify/`: signature, expiry and `jti`, any token type; a denied
+    /// refresh token or one retired by a logout-all is refused too.
+    pub async fn verify(&self, token: &str) -> Result<Result<(), AuthFailure>, Error> {
+        let claims = match self.keys.decode(token, None, now()) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(AuthFailure::Jwt(e))),
+        };
+        if self.store.is_jti_denied(&claims.jti).await? {
+            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+        }
+        if let Some(id) = claims.user_pk()
+            && self.retired(&claims, id).await?
+        {
+            return Ok(Err(AuthFailure::Jwt(JwtError::Invalid)));
+        }
+        Ok(Ok(()))
+    }
+
+    /// `jwt/blacklist/`: that refresh token stops working.
+    pub async fn blacklist(&self, refresh: &str) -> Result<Result<(), AuthFailure>, Error> {
+        let claims = match self.live_refresh(refresh).await? {
+            Ok(c) => c,
+            Err(f) => return Ok(Err(f)),
+        };
+        self.deny(&claims).await?;
+        Ok(Ok(()))
+    }
+
+    async fn deny(&self, claims: &Claims) -> Result<(), Error> {
+        let expires = OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or_else(|_| now());
+        self.store
+            .deny_jti(&claims.jti, claims.user_pk(), Timestamp(expires))
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes one opaque token.
+    pub async fn logout_token(&self, token_id: i32) -> Result<(), Error> {
+        Ok(self.store.delete_token(token_id).await?)
+    }
+}
+
+/// Revokes, inside `tx`, every opaque token of the user but `keep`, and
+/// every JWT issued until now.
+pub async fn revoke_all(tx: &mut Tx, user_id: i32, keep: Option<i32>) -> Result<(), Error> {
+    tx.delete_user_tokens(user_id, keep).await?;
+    tx.set_tokens_valid_after(user_id, Timestamp::now()).await?;
+    Ok(())
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn unix_ms(t: OffsetDateTime) -> i128 {
+    t.unix_timestamp_nanos() / 1_000_000
+}
+
+/// Milliseconds since the epoch when the token was issued: from a UUIDv7
+/// `jti` (doorman's), else the start of the `iat` second.
+fn issued_at_ms(claims: &Claims) -> i128 {
+    let from_jti = uuid::Uuid::try_parse(&claims.jti)
+        .ok()
+        .filter(|u| u.get_version_num() == 7)
+        .and_then(|u| u.get_timestamp())
+        .map(|ts| {
+            let (secs, nanos) = ts.to_unix();
+            secs as i128 * 1000 + nanos as i128 / 1_000_000
+        });
+    from_jti.unwrap_or(claims.iat as i128 * 1000)
+}

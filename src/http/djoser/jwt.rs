@@ -1,0 +1,151 @@
+//! simplejwt's views: `jwt/create/`, `jwt/refresh/`, `jwt/verify/`, and
+//! doorman's `jwt/blacklist/`. Like simplejwt's, they ignore any
+//! `Authorization` header.
+
+use axum::{
+    Json,
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{ALLOW_ACTION, no_content, with_fallback};
+use crate::{
+    domain::{Error, password::Password, sessions::AuthFailure},
+    http::{
+        AppState,
+        auth::unauthorized,
+        error::ApiError,
+        input::{Fields, Payload},
+    },
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(with_fallback(
+            routes!(jwt_create),
+            "Token Obtain Pair",
+            ALLOW_ACTION,
+            false,
+        ))
+        .routes(with_fallback(
+            routes!(jwt_refresh),
+            "Token Refresh",
+            ALLOW_ACTION,
+            false,
+        ))
+        .routes(with_fallback(
+            routes!(jwt_verify),
+            "Token Verify",
+            ALLOW_ACTION,
+            false,
+        ))
+        .routes(with_fallback(
+            routes!(jwt_blacklist),
+            "Token Blacklist",
+            ALLOW_ACTION,
+            false,
+        ))
+}
+
+/// simplejwt's 401 for a token that failed.
+fn token_failure(failure: AuthFailure) -> ApiError {
+    match failure {
+        AuthFailure::Jwt(e) => {
+            unauthorized(json!({"detail": e.message(), "code": "token_not_valid"}))
+        }
+        _ => unauthorized(json!({"detail": "No active account found for the given token."})),
+    }
+}
+
+fn one_field(payload: &Payload, name: &str) -> Result<String, ApiError> {
+    let mut f = Fields::new(payload);
+    let value = f.required_string(name);
+    f.finish()?;
+    Ok(value.unwrap_or_default())
+}
+
+/// Log in: a refresh and an access JWT.
+#[utoipa::path(post, path = "/auth/jwt/create/", tag = "djoser",
+    request_body(content = serde_json::Value, description = "`{\"username\", \"password\"}`"),
+    responses((status = 200, description = "`{\"refresh\", \"access\"}`"), (status = 400), (status = 401)))]
+async fn jwt_create(State(state): State<AppState>, payload: Payload) -> Result<Response, ApiError> {
+    let field = state.settings.users.login_field;
+    let mut f = Fields::new(&payload);
+    let login = f.required_string(field.name());
+    let password = f.required_string("password");
+    f.finish()?;
+    let user = match state
+        .users
+        .authenticate_by(
+            field,
+            &login.unwrap_or_default(),
+            &Password::new(password.unwrap_or_default()),
+        )
+        .await
+    {
+        Ok(user) => user,
+        Err(Error::InvalidCredentials | Error::Inactive) => {
+            return Err(unauthorized(
+                json!({"detail": "No active account found with the given credentials"}),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let pair = state.sessions.issue_pair(&user).await?;
+    Ok(Json(json!({"refresh": pair.refresh, "access": pair.access})).into_response())
+}
+
+/// A new access token for a refresh token (and a new refresh token when
+/// `jwt.rotate_refresh_tokens`).
+#[utoipa::path(post, path = "/auth/jwt/refresh/", tag = "djoser",
+    request_body(content = serde_json::Value, description = "`{\"refresh\"}`"),
+    responses((status = 200, description = "`{\"access\"}` (+ `refresh`)"), (status = 400), (status = 401)))]
+async fn jwt_refresh(
+    State(state): State<AppState>,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let refresh = one_field(&payload, "refresh")?;
+    let (access, rotated) = state
+        .sessions
+        .refresh(&refresh)
+        .await?
+        .map_err(token_failure)?;
+    let mut body = json!({ "access": access });
+    if let (Some(r), Value::Object(map)) = (rotated, &mut body) {
+        map.insert("refresh".into(), Value::String(r));
+    }
+    Ok(Json(body).into_response())
+}
+
+/// Check a token's signature and expiry (either type); `200 {}` if good.
+#[utoipa::path(post, path = "/auth/jwt/verify/", tag = "djoser",
+    request_body(content = serde_json::Value, description = "`{\"token\"}`"),
+    responses((status = 200, description = "`{}`"), (status = 400), (status = 401)))]
+async fn jwt_verify(State(state): State<AppState>, payload: Payload) -> Result<Response, ApiError> {
+    let token = one_field(&payload, "token")?;
+    state
+        .sessions
+        .verify(&token)
+        .await?
+        .map_err(token_failure)?;
+    Ok(Json(json!({})).into_response())
+}
+
+/// Log a refresh token out (doorman): it stops working at once.
+#[utoipa::path(post, path = "/auth/jwt/blacklist/", tag = "doorman",
+    request_body(content = serde_json::Value, description = "`{\"refresh\"}`"),
+    responses((status = 204), (status = 400), (status = 401)))]
+async fn jwt_blacklist(
+    State(state): State<AppState>,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let refresh = one_field(&payload, "refresh")?;
+    state
+        .sessions
+        .blacklist(&refresh)
+        .await?
+        .map_err(token_failure)?;
+    Ok(no_content())
+}

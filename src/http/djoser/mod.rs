@@ -1,0 +1,182 @@
+//! The Djoser-compatible API, mounted at `/auth/`: every Djoser 2.x
+//! endpoint, the 1.x URLs as aliases of their 2.x equivalents, and
+//! doorman's additions (`token/logout_all/`, `jwt/blacklist/`). Status
+//! codes, bodies, headers and validation order follow Djoser 2.3.5 (the
+//! wire notes), except its known defects (no 5xx, no enumeration, sessions
+//! revoked on password change/reset). One file per group of actions.
+
+mod activation;
+mod jwt;
+mod password;
+mod token;
+mod username;
+mod users;
+
+use axum::{
+    extract::Request,
+    http::{HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::MethodRouter,
+};
+use serde_json::{Map, Value, json};
+use utoipa_axum::router::OpenApiRouter;
+
+use super::{AppState, auth::Authenticated, error::ApiError};
+use crate::{
+    config::Settings,
+    domain::{FieldErrors, accounts::FlowError, users::User},
+};
+
+pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+
+/// Every `/auth/` route; the set of username routes follows
+/// `users.login_field`.
+pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
+    let router = OpenApiRouter::new()
+        .merge(users::routes())
+        .merge(activation::routes())
+        .merge(password::routes())
+        .merge(token::routes())
+        .merge(jwt::routes());
+    router.merge(username::routes(settings.users.login_field))
+}
+
+/// The Allow header values DRF sends per kind of route.
+pub const ALLOW_LIST: &str = "GET, POST, HEAD, OPTIONS";
+pub const ALLOW_DETAIL: &str = "GET, PUT, PATCH, DELETE, HEAD, OPTIONS";
+pub const ALLOW_ACTION: &str = "POST, OPTIONS";
+
+/// What a route answers to methods it has no handler for, as DRF does:
+/// OPTIONS gets the view's metadata, other methods 405 with `Allow`; on
+/// routes whose fallback permission needs a user (everything under
+/// `users/`, `token/logout/`), anonymous callers get 401 first.
+pub fn fallback(
+    router: MethodRouter<AppState>,
+    name: &'static str,
+    allow: &'static str,
+    needs_user: bool,
+) -> MethodRouter<AppState> {
+    let handler = move |state: axum::extract::State<AppState>, request: Request| async move {
+        let method = request.method().clone();
+        if needs_user {
+            let (mut parts, _) = request.into_parts();
+            if let Err(e) =
+                <Authenticated as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+                    &mut parts, &state,
+                )
+                .await
+            {
+                return e.into_response();
+            }
+        }
+        let allow_header = (header::ALLOW, HeaderValue::from_static(allow));
+        if method == Method::OPTIONS {
+            let body = json!({
+                "name": name,
+                "description": "",
+                "renders": ["application/json"],
+                "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+            });
+            return (StatusCode::OK, [allow_header], axum::Json(body)).into_response();
+        }
+        ApiError::detail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("Method \"{method}\" not allowed."),
+        )
+        .with_header(allow_header.0, allow_header.1)
+        .into_response()
+    };
+    // DRF sends `Allow` on every response of a view.
+    router
+        .fallback(handler)
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            header::ALLOW,
+            HeaderValue::from_static(allow),
+        ))
+}
+
+/// `fallback` for a documented route group.
+pub fn with_fallback(
+    (schemas, paths, router): utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    name: &'static str,
+    allow: &'static str,
+    needs_user: bool,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    (schemas, paths, fallback(router, name, allow, needs_user))
+}
+
+/// Renders a flow's outcome in Djoser's shapes.
+pub fn flow_error(e: FlowError) -> ApiError {
+    match e {
+        FlowError::Domain(e) => e.into(),
+        FlowError::Stale => ApiError::detail(
+            StatusCode::FORBIDDEN,
+            crate::domain::accounts::messages::STALE_TOKEN,
+        ),
+        FlowError::EmailNotFound => ApiError::json(
+            StatusCode::BAD_REQUEST,
+            json!([crate::domain::accounts::messages::EMAIL_NOT_FOUND]),
+        ),
+        FlowError::ActivationOff => ApiError::empty(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// 204 with no body.
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// A user's value for one of the body fields.
+fn field_value(user: &User, field: &str) -> Value {
+    match field {
+        "id" => json!(user.id),
+        "username" => json!(user.username),
+        "email" => json!(user.email),
+        "first_name" => json!(user.first_name),
+        "last_name" => json!(user.last_name),
+        _ => Value::Null,
+    }
+}
+
+/// `users.required_fields` without the login field (which is listed on
+/// its own).
+pub fn extra_fields(settings: &Settings) -> Vec<&str> {
+    let login = settings.users.login_field.name();
+    settings
+        .users
+        .required_fields
+        .iter()
+        .map(String::as_str)
+        .filter(|f| *f != login)
+        .collect()
+}
+
+/// Djoser's user body: required fields, then `id`, then the login field.
+pub fn user_body(settings: &Settings, user: &User) -> Value {
+    let mut map = Map::new();
+    for f in extra_fields(settings) {
+        map.insert(f.to_string(), field_value(user, f));
+    }
+    map.insert("id".into(), field_value(user, "id"));
+    let login = settings.users.login_field.name();
+    map.insert(login.into(), field_value(user, login));
+    Value::Object(map)
+}
+
+/// The registration response: required fields, the login field, then `id`.
+pub fn created_body(settings: &Settings, user: &User) -> Value {
+    let mut map = Map::new();
+    for f in extra_fields(settings) {
+        map.insert(f.to_string(), field_value(user, f));
+    }
+    let login = settings.users.login_field.name();
+    map.insert(login.into(), field_value(user, login));
+    map.insert("id".into(), field_value(user, "id"));
+    Value::Object(map)
+}
+
+/// Puts field errors in the order the fields are declared.
+pub fn ordered(mut errors: FieldErrors, order: &[&str]) -> FieldErrors {
+    errors.sort_by_key(|(f, _)| order.iter().position(|o| o == f).unwrap_or(order.len()));
+    errors
+}

@@ -1,0 +1,143 @@
+//! Opaque-token login and logout: `token/login/`, `token/logout/` (1.x:
+//! `token/create/`, `login/`, `token/destroy/`, `logout/`) and doorman's
+//! `token/logout_all/`. Each login makes a new token, so several devices
+//! can be signed in at once (Djoser shares one token per user).
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use serde_json::json;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{ALLOW_ACTION, fallback, flow_error, no_content, with_fallback};
+use crate::{
+    domain::{Error, password::Password, sessions::Via},
+    http::{
+        AppState,
+        auth::{Authenticated, MaybeCaller},
+        error::ApiError,
+        input::{Fields, Payload},
+    },
+    store::Timestamp,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    let login = || fallback(post(token_login), "Token Create", ALLOW_ACTION, false);
+    let logout = || fallback(post(token_logout), "Token Destroy", ALLOW_ACTION, true);
+    OpenApiRouter::new()
+        .routes(with_fallback(
+            routes!(token_login),
+            "Token Create",
+            ALLOW_ACTION,
+            false,
+        ))
+        .routes(with_fallback(
+            routes!(token_logout),
+            "Token Destroy",
+            ALLOW_ACTION,
+            true,
+        ))
+        .routes(with_fallback(
+            routes!(token_logout_all),
+            "Token Destroy All",
+            ALLOW_ACTION,
+            true,
+        ))
+        .route("/auth/token/create/", login())
+        .route("/auth/login/", login())
+        .route("/auth/token/destroy/", logout())
+        .route("/auth/logout/", logout())
+}
+
+const INVALID_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+
+/// Log in with the login field and password; returns a new opaque token.
+///
+/// Use it as `Authorization: Token <auth_token>`. Updates `last_login`.
+#[utoipa::path(post, path = "/auth/token/login/", tag = "djoser",
+    request_body(content = serde_json::Value, description = "`{\"username\", \"password\"}`"),
+    responses((status = 200, description = "`{\"auth_token\"}`"), (status = 400, description = "`{\"non_field_errors\": [...]}`")))]
+async fn token_login(
+    State(state): State<AppState>,
+    _caller: MaybeCaller,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let field = state.settings.users.login_field;
+    let mut f = Fields::new(&payload);
+    // Both fields are optional, but `""` and `null` are field errors.
+    let login = f.optional_string(field.name()).filter(|v| !v.is_empty());
+    if f.has(field.name())
+        && login.is_none()
+        && payload
+            .data
+            .get(field.name())
+            .is_some_and(|v| v.as_str().is_some_and(|s| s.trim().is_empty()))
+    {
+        f.error(field.name(), "This field may not be blank.");
+    }
+    let password = f.optional_string("password");
+    if password.as_deref() == Some("") {
+        f.error("password", "This field may not be blank.");
+    }
+    f.finish()?;
+    let (Some(login), Some(password)) = (login, password) else {
+        return Err(ApiError::non_field(vec![INVALID_CREDENTIALS.into()]));
+    };
+    let user = match state
+        .users
+        .authenticate_by(field, &login, &Password::new(password))
+        .await
+    {
+        Ok(user) => user,
+        Err(Error::InvalidCredentials | Error::Inactive) => {
+            return Err(ApiError::non_field(vec![INVALID_CREDENTIALS.into()]));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state
+        .store
+        .set_last_login(user.id, Timestamp::now())
+        .await
+        .map_err(Error::from)?;
+    let key = state.sessions.create_token(&user, "").await?;
+    Ok((StatusCode::OK, Json(json!({ "auth_token": key }))).into_response())
+}
+
+/// Log out: the presented opaque token stops working. Called with a JWT,
+/// every opaque token of the caller goes (as Djoser does).
+#[utoipa::path(post, path = "/auth/token/logout/", tag = "djoser",
+    responses((status = 204), (status = 401)))]
+async fn token_logout(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Response, ApiError> {
+    match caller.via {
+        Via::Token(id) => state.sessions.logout_token(id).await?,
+        Via::Jwt(_) => state
+            .accounts
+            .delete_all_tokens(caller.user.id)
+            .await
+            .map_err(flow_error)?,
+    }
+    Ok(no_content())
+}
+
+/// Log out everywhere (doorman): every opaque token and every JWT of the
+/// caller stop working.
+#[utoipa::path(post, path = "/auth/token/logout_all/", tag = "doorman",
+    responses((status = 204), (status = 401)))]
+async fn token_logout_all(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Response, ApiError> {
+    state
+        .accounts
+        .logout_all(caller.user.id)
+        .await
+        .map_err(flow_error)?;
+    Ok(no_content())
+}

@@ -1,0 +1,395 @@
+//! `users/`: registration, the user list, one user, `users/me/`, and the
+//! 1.x aliases `users/create/`, `register/`, `me/`, `users/delete/`.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    ALLOW_ACTION, ALLOW_DETAIL, ALLOW_LIST, PERMISSION_DENIED, created_body, extra_fields,
+    fallback, flow_error, no_content, ordered, user_body, with_fallback,
+};
+use crate::{
+    config::{LoginField, Settings},
+    domain::{
+        FieldErrors,
+        accounts::{Registration, messages},
+        password::Password,
+        sessions::Caller,
+        users::{EmailAddress, User, Username},
+    },
+    http::{
+        AppState,
+        auth::{Authenticated, MaybeCaller},
+        error::ApiError,
+        input::{Fields, Payload},
+    },
+    store::UserChanges,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(with_fallback(
+            routes!(register, list_users),
+            "User List",
+            ALLOW_LIST,
+            true,
+        ))
+        .routes(with_fallback(
+            routes!(get_user, put_user, patch_user, delete_user),
+            "User Instance",
+            ALLOW_DETAIL,
+            true,
+        ))
+        .routes(with_fallback(
+            routes!(get_me, put_me, patch_me, delete_me),
+            "User Me",
+            ALLOW_DETAIL,
+            true,
+        ))
+        // Djoser 1.x paths, same behaviour as their 2.x equivalents.
+        .route(
+            "/auth/users/create/",
+            fallback(post(register), "User Create", ALLOW_ACTION, false),
+        )
+        .route(
+            "/auth/register/",
+            fallback(post(register), "User Create", ALLOW_ACTION, false),
+        )
+        .route(
+            "/auth/me/",
+            fallback(
+                get(get_me).put(put_me).patch(patch_me),
+                "User Me",
+                "GET, PUT, PATCH, HEAD, OPTIONS",
+                true,
+            ),
+        )
+        .route(
+            "/auth/users/delete/",
+            fallback(post(delete_me), "User Delete", ALLOW_ACTION, true),
+        )
+}
+
+/// Reads the login field's value: a username, or an e-mail address when
+/// users log in by e-mail.
+pub(super) fn read_login(f: &mut Fields<'_>, name: &str, kind: LoginField) -> Option<String> {
+    let raw = f.required_string(name)?;
+    let parsed = match kind {
+        LoginField::Username => Username::parse(&raw).map(|u| u.as_str().to_string()),
+        LoginField::Email => EmailAddress::parse(&raw).map(|e| e.as_str().to_string()),
+    };
+    match parsed {
+        Ok(v) => Some(v),
+        Err(m) => {
+            f.error(name, m);
+            None
+        }
+    }
+}
+
+/// Reads an optional e-mail field; `""` is allowed and means "none".
+fn read_email(f: &mut Fields<'_>, name: &str) -> Option<String> {
+    let raw = f.optional_string(name)?;
+    if raw.is_empty() {
+        return Some(raw);
+    }
+    match EmailAddress::parse(&raw) {
+        Ok(e) => Some(e.as_str().to_string()),
+        Err(m) => {
+            f.error(name, m);
+            None
+        }
+    }
+}
+
+/// The editable profile fields (`users.required_fields`) of a body.
+fn read_profile(f: &mut Fields<'_>, settings: &Settings) -> UserChanges {
+    let mut changes = UserChanges::default();
+    for name in extra_fields(settings) {
+        match name {
+            "email" => changes.email = read_email(f, "email"),
+            "first_name" => changes.first_name = f.optional_string_max("first_name", 150),
+            "last_name" => changes.last_name = f.optional_string_max("last_name", 150),
+            _ => {}
+        }
+    }
+    changes
+}
+
+/// Register a user (Djoser `POST users/`; 1.x: `users/create/`, `register/`).
+///
+/// Body: the login field, `password` (and `re_password` with
+/// `user_create_password_retype`), plus the fields of
+/// `users.required_fields`. With `send_activation_email` the account starts
+/// inactive and an activation mail is queued.
+#[utoipa::path(post, path = "/auth/users/", tag = "djoser",
+    request_body(content = serde_json::Value, description = "`{\"username\", \"password\", \"email\"}`"),
+    responses(
+        (status = 201, description = "Created: `{email, username, id}`"),
+        (status = 400, description = "Field errors, or `[\"Unable to create account.\"]`"),
+        (status = 401, description = "Bad credentials were sent")))]
+async fn register(
+    State(state): State<AppState>,
+    _caller: MaybeCaller,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let s = &state.settings;
+    let kind = s.users.login_field;
+    let login_name = kind.name();
+    let mut f = Fields::new(&payload);
+    let profile = read_profile(&mut f, s);
+    let login = read_login(&mut f, login_name, kind);
+    let password = f.required_string("password");
+    let re_password = if s.djoser.user_create_password_retype {
+        f.required_string("re_password")
+    } else {
+        None
+    };
+    let mut errors = f.into_errors();
+    let (username, email) = match kind {
+        LoginField::Username => (login.clone(), profile.email.clone()),
+        LoginField::Email => (
+            login.clone().map(|e| e.chars().take(150).collect()),
+            login.clone(),
+        ),
+    };
+    errors.extend(
+        state
+            .accounts
+            .uniqueness_errors(username.as_deref(), email.as_deref(), None)
+            .await?
+            .into_iter()
+            .map(|(field, m)| {
+                if kind == LoginField::Email && field == "username" {
+                    ("email".to_string(), m)
+                } else {
+                    (field, m)
+                }
+            }),
+    );
+    let mut order: Vec<&str> = extra_fields(s);
+    order.extend([login_name, "password", "re_password"]);
+    if !errors.is_empty() {
+        return Err(ApiError::fields(ordered(errors, &order)));
+    }
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ApiError::non_field(vec![
+            messages::CANNOT_CREATE_USER.into(),
+        ]));
+    };
+    let registration = Registration {
+        username: Username::parse(&username)
+            .map_err(|m| ApiError::fields(vec![(login_name.into(), vec![m])]))?,
+        email: email
+            .filter(|e| !e.is_empty())
+            .and_then(|e| EmailAddress::parse(&e).ok()),
+        first_name: profile.first_name.unwrap_or_default(),
+        last_name: profile.last_name.unwrap_or_default(),
+        password: Password::new(password),
+        re_password: re_password.map(Password::new),
+    };
+    let user = state
+        .accounts
+        .register(registration)
+        .await
+        .map_err(flow_error)?;
+    Ok((StatusCode::CREATED, Json(created_body(s, &user))).into_response())
+}
+
+/// List users. Non-staff callers see only themselves while `hide_users`.
+#[utoipa::path(get, path = "/auth/users/", tag = "djoser",
+    responses((status = 200, description = "An array of user bodies"), (status = 401, description = "Not authenticated")))]
+async fn list_users(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Response, ApiError> {
+    let s = &state.settings;
+    let users = if s.djoser.hide_users && !caller.user.is_staff {
+        vec![caller.user.clone()]
+    } else {
+        state
+            .store
+            .list_users()
+            .await
+            .map_err(crate::domain::Error::from)?
+    };
+    let body: Vec<_> = users.iter().map(|u| user_body(s, u)).collect();
+    Ok(Json(body).into_response())
+}
+
+/// The user `id` as the caller may see it: staff see anyone, others only
+/// themselves; with `hide_users` others are "not found", exactly like ids
+/// that do not exist (Djoser's messages differ and leak which exist).
+async fn visible_user(state: &AppState, caller: &Caller, id: &str) -> Result<User, ApiError> {
+    let id: i32 = id.trim().parse().map_err(|_| ApiError::not_found())?;
+    if id == caller.user.id {
+        return Ok(caller.user.clone());
+    }
+    let target = state
+        .store
+        .find_user_by_id(id)
+        .await
+        .map_err(crate::domain::Error::from)?;
+    let allowed = caller.user.is_staff;
+    match target {
+        Some(user) if allowed => Ok(user),
+        Some(_) if !state.settings.djoser.hide_users => {
+            Err(ApiError::detail(StatusCode::FORBIDDEN, PERMISSION_DENIED))
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+/// One user (self, or anyone for staff).
+#[utoipa::path(get, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
+    responses((status = 200, description = "The user body"), (status = 401), (status = 403), (status = 404)))]
+async fn get_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = visible_user(&state, &caller, &id).await?;
+    Ok(Json(user_body(&state.settings, &user)).into_response())
+}
+
+async fn update(state: &AppState, user: &User, payload: &Payload) -> Result<Response, ApiError> {
+    let s = &state.settings;
+    let mut f = Fields::new(payload);
+    let changes = read_profile(&mut f, s);
+    let mut errors: FieldErrors = f.into_errors();
+    if let Some(email) = changes.email.as_deref() {
+        errors.extend(
+            state
+                .accounts
+                .uniqueness_errors(None, Some(email), Some(user.id))
+                .await?,
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::fields(ordered(errors, &extra_fields(s))));
+    }
+    let updated = state
+        .accounts
+        .update_user(user, changes)
+        .await
+        .map_err(flow_error)?;
+    Ok(Json(user_body(s, &updated)).into_response())
+}
+
+/// Replace a user's editable fields (the login field is read-only).
+#[utoipa::path(put, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
+    request_body(content = serde_json::Value), responses((status = 200), (status = 400), (status = 401), (status = 403), (status = 404)))]
+async fn put_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let user = visible_user(&state, &caller, &id).await?;
+    update(&state, &user, &payload).await
+}
+
+/// Change some of a user's editable fields.
+#[utoipa::path(patch, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
+    request_body(content = serde_json::Value), responses((status = 200), (status = 400), (status = 401), (status = 403), (status = 404)))]
+async fn patch_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let user = visible_user(&state, &caller, &id).await?;
+    update(&state, &user, &payload).await
+}
+
+/// Checks `current_password` (the caller's, as Djoser does) and deletes
+/// `target`.
+async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    target: &User,
+    payload: &Payload,
+) -> Result<Response, ApiError> {
+    let mut f = Fields::new(payload);
+    let current = f.required_string("current_password");
+    f.finish()?;
+    let current = Password::new(current.unwrap_or_default());
+    if !state
+        .accounts
+        .check_current_password(&caller.user, &current)
+        .await?
+    {
+        return Err(ApiError::fields(vec![(
+            "current_password".into(),
+            vec![messages::INVALID_PASSWORD.into()],
+        )]));
+    }
+    state
+        .accounts
+        .delete_user(target.id)
+        .await
+        .map_err(flow_error)?;
+    Ok(no_content())
+}
+
+/// Delete a user; body `{"current_password"}` (the caller's password).
+#[utoipa::path(delete, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
+    request_body(content = serde_json::Value, description = "`{\"current_password\"}`"),
+    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 404)))]
+async fn delete_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let target = visible_user(&state, &caller, &id).await?;
+    delete(&state, &caller, &target, &payload).await
+}
+
+/// The caller (1.x: `me/`).
+#[utoipa::path(get, path = "/auth/users/me/", tag = "djoser",
+    responses((status = 200, description = "The caller's user body"), (status = 401)))]
+async fn get_me(State(state): State<AppState>, Authenticated(caller): Authenticated) -> Response {
+    Json(user_body(&state.settings, &caller.user)).into_response()
+}
+
+/// Replace the caller's editable fields.
+#[utoipa::path(put, path = "/auth/users/me/", tag = "djoser", request_body(content = serde_json::Value),
+    responses((status = 200), (status = 400), (status = 401)))]
+async fn put_me(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    update(&state, &caller.user, &payload).await
+}
+
+/// Change some of the caller's editable fields.
+#[utoipa::path(patch, path = "/auth/users/me/", tag = "djoser", request_body(content = serde_json::Value),
+    responses((status = 200), (status = 400), (status = 401)))]
+async fn patch_me(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    update(&state, &caller.user, &payload).await
+}
+
+/// Delete the caller's account; body `{"current_password"}` (1.x: `POST users/delete/`).
+#[utoipa::path(delete, path = "/auth/users/me/", tag = "djoser",
+    request_body(content = serde_json::Value, description = "`{\"current_password\"}`"),
+    responses((status = 204), (status = 400), (status = 401)))]
+async fn delete_me(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let target = caller.user.clone();
+    delete(&state, &caller, &target, &payload).await
+}
