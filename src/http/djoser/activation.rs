@@ -4,7 +4,7 @@
 use axum::{extract::State, response::Response, routing::post};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ALLOW_ACTION, fallback, flow_error, no_content, with_fallback};
+use super::{ALLOW_ACTION, fallback, flow_error, no_content, schema, with_fallback};
 use crate::{
     domain::users::EmailAddress,
     http::{
@@ -64,8 +64,8 @@ pub(super) fn read_email(payload: &Payload) -> Result<EmailAddress, ApiError> {
 /// 204 on success; 400 `{"uid": [...]}` or `{"token": [...]}`; 403 when
 /// the account is already active.
 #[utoipa::path(post, path = "/auth/users/activation/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"uid\", \"token\"}`"),
-    responses((status = 204), (status = 400), (status = 403, description = "Stale token: already active")))]
+    request_body = schema::UidToken,
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 403, description = "Stale token: already active", body = schema::Detail)))]
 async fn activation(
     State(state): State<AppState>,
     _caller: MaybeCaller,
@@ -90,8 +90,8 @@ async fn activation(
 /// `*_show_email_not_found` setting is on); 400 with an empty body when
 /// activation mails are off.
 #[utoipa::path(post, path = "/auth/users/resend_activation/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"email\"}`"),
-    responses((status = 204), (status = 400)))]
+    request_body = schema::EmailRequest,
+    responses((status = 204), (status = 400, body = schema::FieldErrors)))]
 async fn resend_activation(
     State(state): State<AppState>,
     _caller: MaybeCaller,

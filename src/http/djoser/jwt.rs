@@ -10,7 +10,7 @@ use axum::{
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ALLOW_ACTION, no_content, with_fallback};
+use super::{ALLOW_ACTION, no_content, schema, with_fallback};
 use crate::{
     domain::{Error, password::Password, sessions::AuthFailure},
     http::{
@@ -68,8 +68,8 @@ fn one_field(payload: &Payload, name: &str) -> Result<String, ApiError> {
 
 /// Log in: a refresh and an access JWT.
 #[utoipa::path(post, path = "/auth/jwt/create/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"username\", \"password\"}`"),
-    responses((status = 200, description = "`{\"refresh\", \"access\"}`"), (status = 400), (status = 401)))]
+    request_body = schema::Credentials,
+    responses((status = 200, description = "The pair", body = schema::TokenPairBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn jwt_create(State(state): State<AppState>, payload: Payload) -> Result<Response, ApiError> {
     let field = state.settings.users.login_field;
     let mut f = Fields::new(&payload);
@@ -100,8 +100,8 @@ async fn jwt_create(State(state): State<AppState>, payload: Payload) -> Result<R
 /// A new access token for a refresh token (and a new refresh token when
 /// `jwt.rotate_refresh_tokens`).
 #[utoipa::path(post, path = "/auth/jwt/refresh/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"refresh\"}`"),
-    responses((status = 200, description = "`{\"access\"}` (+ `refresh`)"), (status = 400), (status = 401)))]
+    request_body = schema::RefreshRequest,
+    responses((status = 200, description = "A new access token", body = schema::AccessBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn jwt_refresh(
     State(state): State<AppState>,
     payload: Payload,
@@ -121,8 +121,8 @@ async fn jwt_refresh(
 
 /// Check a token's signature and expiry (either type); `200 {}` if good.
 #[utoipa::path(post, path = "/auth/jwt/verify/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"token\"}`"),
-    responses((status = 200, description = "`{}`"), (status = 400), (status = 401)))]
+    request_body = schema::VerifyRequest,
+    responses((status = 200, description = "`{}`"), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn jwt_verify(State(state): State<AppState>, payload: Payload) -> Result<Response, ApiError> {
     let token = one_field(&payload, "token")?;
     state
@@ -135,8 +135,8 @@ async fn jwt_verify(State(state): State<AppState>, payload: Payload) -> Result<R
 
 /// Log a refresh token out (doorman): it stops working at once.
 #[utoipa::path(post, path = "/auth/jwt/blacklist/", tag = "doorman",
-    request_body(content = serde_json::Value, description = "`{\"refresh\"}`"),
-    responses((status = 204), (status = 400), (status = 401)))]
+    request_body = schema::RefreshRequest,
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn jwt_blacklist(
     State(state): State<AppState>,
     payload: Payload,

@@ -8,6 +8,7 @@
 mod activation;
 mod jwt;
 mod password;
+mod schema;
 mod token;
 mod username;
 mod users;

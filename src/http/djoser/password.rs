@@ -6,7 +6,7 @@ use axum::{extract::State, response::Response, routing::post};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, with_fallback,
+    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, schema, with_fallback,
 };
 use crate::{
     domain::{
@@ -75,8 +75,8 @@ pub(super) fn own_token(caller: &Caller) -> Option<i32> {
 /// `set_password_retype`). The caller's other tokens and every JWT issued
 /// before the change stop working (doorman; Djoser keeps them).
 #[utoipa::path(post, path = "/auth/users/set_password/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"new_password\", \"current_password\"}`"),
-    responses((status = 204), (status = 400), (status = 401)))]
+    request_body = schema::SetPassword,
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn set_password(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -115,8 +115,8 @@ async fn set_password(
 /// Always 204 for a well-formed address (unless a `*_show_email_not_found`
 /// setting is on), so the answer does not tell whether it is registered.
 #[utoipa::path(post, path = "/auth/users/reset_password/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"email\"}`"),
-    responses((status = 204), (status = 400)))]
+    request_body = schema::EmailRequest,
+    responses((status = 204), (status = 400, body = schema::FieldErrors)))]
 async fn reset_password(
     State(state): State<AppState>,
     _caller: MaybeCaller,
@@ -135,8 +135,8 @@ async fn reset_password(
 ///
 /// The link works once; every session of the user is revoked.
 #[utoipa::path(post, path = "/auth/users/reset_password_confirm/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"uid\", \"token\", \"new_password\"}`"),
-    responses((status = 204), (status = 400)))]
+    request_body = schema::ResetPasswordConfirm,
+    responses((status = 204), (status = 400, body = schema::FieldErrors)))]
 async fn reset_password_confirm(
     State(state): State<AppState>,
     _caller: MaybeCaller,

@@ -13,7 +13,7 @@ use axum::{
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ALLOW_ACTION, fallback, flow_error, no_content, with_fallback};
+use super::{ALLOW_ACTION, fallback, flow_error, no_content, schema, with_fallback};
 use crate::{
     domain::{Error, password::Password, sessions::Via},
     http::{
@@ -59,8 +59,8 @@ const INVALID_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 ///
 /// Use it as `Authorization: Token <auth_token>`. Updates `last_login`.
 #[utoipa::path(post, path = "/auth/token/login/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"username\", \"password\"}`"),
-    responses((status = 200, description = "`{\"auth_token\"}`"), (status = 400, description = "`{\"non_field_errors\": [...]}`")))]
+    request_body = schema::Credentials,
+    responses((status = 200, description = "A new token", body = schema::AuthToken), (status = 400, description = "Bad credentials", body = schema::FieldErrors)))]
 async fn token_login(
     State(state): State<AppState>,
     _caller: MaybeCaller,
@@ -69,19 +69,12 @@ async fn token_login(
     let field = state.settings.users.login_field;
     let mut f = Fields::new(&payload);
     // Both fields are optional, but `""` and `null` are field errors.
-    let login = f.optional_string(field.name()).filter(|v| !v.is_empty());
-    if f.has(field.name())
-        && login.is_none()
-        && payload
-            .data
-            .get(field.name())
-            .is_some_and(|v| v.as_str().is_some_and(|s| s.trim().is_empty()))
-    {
-        f.error(field.name(), "This field may not be blank.");
-    }
+    let login = f.optional_string(field.name());
     let password = f.optional_string("password");
-    if password.as_deref() == Some("") {
-        f.error("password", "This field may not be blank.");
+    for (name, value) in [(field.name(), &login), ("password", &password)] {
+        if value.as_deref() == Some("") {
+            f.error(name, "This field may not be blank.");
+        }
     }
     f.finish()?;
     let (Some(login), Some(password)) = (login, password) else {
@@ -110,7 +103,7 @@ async fn token_login(
 /// Log out: the presented opaque token stops working. Called with a JWT,
 /// every opaque token of the caller goes (as Djoser does).
 #[utoipa::path(post, path = "/auth/token/logout/", tag = "djoser",
-    responses((status = 204), (status = 401)))]
+    responses((status = 204), (status = 401, body = schema::Detail)))]
 async fn token_logout(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -129,7 +122,7 @@ async fn token_logout(
 /// Log out everywhere (doorman): every opaque token and every JWT of the
 /// caller stop working.
 #[utoipa::path(post, path = "/auth/token/logout_all/", tag = "doorman",
-    responses((status = 204), (status = 401)))]
+    responses((status = 204), (status = 401, body = schema::Detail)))]
 async fn token_logout_all(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -8,8 +8,8 @@ use axum::{extract::State, response::Response, routing::post};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, users::read_login,
-    with_fallback,
+    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, schema,
+    users::read_login, with_fallback,
 };
 use crate::{
     config::LoginField,
@@ -184,8 +184,8 @@ async fn reset_login_confirm(state: AppState, payload: Payload) -> Result<Respon
 /// Change the caller's username. Body `{"current_password", "new_username"}`
 /// (+ `re_new_username` with `set_username_retype`).
 #[utoipa::path(post, path = "/auth/users/set_username/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"current_password\", \"new_username\"}`"),
-    responses((status = 204), (status = 400), (status = 401)))]
+    request_body = schema::SetUsername,
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn set_username(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -196,8 +196,8 @@ async fn set_username(
 
 /// Mail a username-change link to the account with this address.
 #[utoipa::path(post, path = "/auth/users/reset_username/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"email\"}`"),
-    responses((status = 204), (status = 400)))]
+    request_body = schema::EmailRequest,
+    responses((status = 204), (status = 400, body = schema::FieldErrors)))]
 async fn reset_username(
     State(state): State<AppState>,
     _caller: MaybeCaller,
@@ -208,8 +208,8 @@ async fn reset_username(
 
 /// Set a new username with the `uid` and `token` from a username-reset link.
 #[utoipa::path(post, path = "/auth/users/reset_username_confirm/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"uid\", \"token\", \"new_username\"}`"),
-    responses((status = 204), (status = 400)))]
+    request_body = schema::ResetUsernameConfirm,
+    responses((status = 204), (status = 400, body = schema::FieldErrors)))]
 async fn reset_username_confirm(
     State(state): State<AppState>,
     _caller: MaybeCaller,
@@ -221,8 +221,8 @@ async fn reset_username_confirm(
 /// Change the caller's e-mail (login by e-mail). Body
 /// `{"current_password", "new_email"}` (+ `re_new_email`).
 #[utoipa::path(post, path = "/auth/users/set_email/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"current_password\", \"new_email\"}`"),
-    responses((status = 204), (status = 400), (status = 401)))]
+    request_body = schema::SetEmail,
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn set_email(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -233,8 +233,8 @@ async fn set_email(
 
 /// Mail an e-mail-change link (login by e-mail).
 #[utoipa::path(post, path = "/auth/users/reset_email/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"email\"}`"),
-    responses((status = 204), (status = 400)))]
+    request_body = schema::EmailRequest,
+    responses((status = 204), (status = 400, body = schema::FieldErrors)))]
 async fn reset_email(
     State(state): State<AppState>,
     _caller: MaybeCaller,
@@ -245,8 +245,8 @@ async fn reset_email(
 
 /// Set a new e-mail with the `uid` and `token` from the link (login by e-mail).
 #[utoipa::path(post, path = "/auth/users/reset_email_confirm/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"uid\", \"token\", \"new_email\"}`"),
-    responses((status = 204), (status = 400)))]
+    request_body = schema::ResetEmailConfirm,
+    responses((status = 204), (status = 400, body = schema::FieldErrors)))]
 async fn reset_email_confirm(
     State(state): State<AppState>,
     _caller: MaybeCaller,

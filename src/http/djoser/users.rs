@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ALLOW_ACTION, ALLOW_DETAIL, ALLOW_LIST, PERMISSION_DENIED, created_body, extra_fields,
-    fallback, flow_error, no_content, ordered, user_body, with_fallback,
+    fallback, flow_error, no_content, ordered, schema, user_body, with_fallback,
 };
 use crate::{
     config::{LoginField, Settings},
@@ -129,11 +129,11 @@ fn read_profile(f: &mut Fields<'_>, settings: &Settings) -> UserChanges {
 /// `users.required_fields`. With `send_activation_email` the account starts
 /// inactive and an activation mail is queued.
 #[utoipa::path(post, path = "/auth/users/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"username\", \"password\", \"email\"}`"),
+    request_body = schema::RegisterRequest,
     responses(
-        (status = 201, description = "Created: `{email, username, id}`"),
-        (status = 400, description = "Field errors, or `[\"Unable to create account.\"]`"),
-        (status = 401, description = "Bad credentials were sent")))]
+        (status = 201, description = "Created", body = schema::UserBody),
+        (status = 400, description = "Field errors", body = schema::FieldErrors),
+        (status = 401, description = "Bad credentials were sent", body = schema::Detail)))]
 async fn register(
     State(state): State<AppState>,
     _caller: MaybeCaller,
@@ -204,7 +204,7 @@ async fn register(
 
 /// List users. Non-staff callers see only themselves while `hide_users`.
 #[utoipa::path(get, path = "/auth/users/", tag = "djoser",
-    responses((status = 200, description = "An array of user bodies"), (status = 401, description = "Not authenticated")))]
+    responses((status = 200, description = "The users", body = Vec<schema::UserBody>), (status = 401, description = "Not authenticated", body = schema::Detail)))]
 async fn list_users(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -248,7 +248,7 @@ async fn visible_user(state: &AppState, caller: &Caller, id: &str) -> Result<Use
 
 /// One user (self, or anyone for staff).
 #[utoipa::path(get, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
-    responses((status = 200, description = "The user body"), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, description = "The user", body = schema::UserBody), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
 async fn get_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -284,7 +284,7 @@ async fn update(state: &AppState, user: &User, payload: &Payload) -> Result<Resp
 
 /// Replace a user's editable fields (the login field is read-only).
 #[utoipa::path(put, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
-    request_body(content = serde_json::Value), responses((status = 200), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    request_body = schema::UserUpdate, responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
 async fn put_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -297,7 +297,7 @@ async fn put_user(
 
 /// Change some of a user's editable fields.
 #[utoipa::path(patch, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
-    request_body(content = serde_json::Value), responses((status = 200), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    request_body = schema::UserUpdate, responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
 async fn patch_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -340,8 +340,8 @@ async fn delete(
 
 /// Delete a user; body `{"current_password"}` (the caller's password).
 #[utoipa::path(delete, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
-    request_body(content = serde_json::Value, description = "`{\"current_password\"}`"),
-    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    request_body = schema::CurrentPassword,
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
 async fn delete_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -354,14 +354,14 @@ async fn delete_user(
 
 /// The caller (1.x: `me/`).
 #[utoipa::path(get, path = "/auth/users/me/", tag = "djoser",
-    responses((status = 200, description = "The caller's user body"), (status = 401)))]
+    responses((status = 200, description = "The caller", body = schema::UserBody), (status = 401, body = schema::Detail)))]
 async fn get_me(State(state): State<AppState>, Authenticated(caller): Authenticated) -> Response {
     Json(user_body(&state.settings, &caller.user)).into_response()
 }
 
 /// Replace the caller's editable fields.
-#[utoipa::path(put, path = "/auth/users/me/", tag = "djoser", request_body(content = serde_json::Value),
-    responses((status = 200), (status = 400), (status = 401)))]
+#[utoipa::path(put, path = "/auth/users/me/", tag = "djoser", request_body = schema::UserUpdate,
+    responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn put_me(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -371,8 +371,8 @@ async fn put_me(
 }
 
 /// Change some of the caller's editable fields.
-#[utoipa::path(patch, path = "/auth/users/me/", tag = "djoser", request_body(content = serde_json::Value),
-    responses((status = 200), (status = 400), (status = 401)))]
+#[utoipa::path(patch, path = "/auth/users/me/", tag = "djoser", request_body = schema::UserUpdate,
+    responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn patch_me(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -383,8 +383,8 @@ async fn patch_me(
 
 /// Delete the caller's account; body `{"current_password"}` (1.x: `POST users/delete/`).
 #[utoipa::path(delete, path = "/auth/users/me/", tag = "djoser",
-    request_body(content = serde_json::Value, description = "`{\"current_password\"}`"),
-    responses((status = 204), (status = 400), (status = 401)))]
+    request_body = schema::CurrentPassword,
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn delete_me(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
