@@ -3,6 +3,7 @@
 
 mod support;
 
+mod acceptance;
 mod cli;
 mod http_basics;
 mod mail;
