@@ -8,5 +8,6 @@ mod cli;
 mod http_basics;
 mod mail;
 mod ops;
+mod properties;
 mod storage;
 mod users;
