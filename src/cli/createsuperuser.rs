@@ -36,7 +36,8 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
         let Some(username) = args.username else {
             bail!("--username is required with --no-input");
         };
-        let username = Username::parse(&username).map_err(|m| anyhow::anyhow!("username: {m}"))?;
+        let username =
+            Username::parse(&username).map_err(|m| anyhow::anyhow!("username: {}", m.join(" ")))?;
         let email = parse_email(args.email.as_deref().unwrap_or(""))?;
         let password = std::env::var(PASSWORD_ENV).ok().map(Password::new);
         if password.is_none() {
@@ -51,8 +52,8 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
             };
             match Username::parse(&raw) {
                 Ok(u) => break u,
-                Err(m) if args.username.is_none() => eprintln!("Error: {m}"),
-                Err(m) => bail!("username: {m}"),
+                Err(m) if args.username.is_none() => eprintln!("Error: {}", m.join(" ")),
+                Err(m) => bail!("username: {}", m.join(" ")),
             }
         };
         let email = loop {

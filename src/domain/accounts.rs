@@ -483,7 +483,10 @@ impl Accounts {
                 username: Some(value.to_string()),
                 ..Default::default()
             },
+            // The address is the login; `username` follows it (see
+            // registration), so a former address frees its username too.
             LoginField::Email => UserChanges {
+                username: Some(value.chars().take(Username::MAX_LEN).collect()),
                 email: Some(value.to_string()),
                 ..Default::default()
             },
@@ -530,7 +533,10 @@ impl Accounts {
         let mut changed = user.clone();
         match self.settings.users.login_field {
             LoginField::Username => changed.username = value.to_string(),
-            LoginField::Email => changed.email = value.to_string(),
+            LoginField::Email => {
+                changed.username = value.chars().take(Username::MAX_LEN).collect();
+                changed.email = value.to_string();
+            }
         }
         changed
     }

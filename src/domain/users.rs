@@ -34,22 +34,35 @@ pub struct Username(String);
 impl Username {
     pub const MAX_LEN: usize = 150;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    /// Every rule the value breaks is reported, in Django's order (the
+    /// character rule, then the length), as DRF does.
+    pub fn parse(raw: &str) -> Result<Self, Vec<String>> {
         let value = raw.trim();
         if value.is_empty() {
-            return Err("This field may not be blank.".into());
+            return Err(vec!["This field may not be blank.".into()]);
+        }
+        let mut problems = Vec::new();
+        let allowed = |c: char| c.is_alphanumeric() || matches!(c, '_' | '@' | '.' | '+' | '-');
+        if !value.chars().all(allowed) {
+            problems.push("Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.".into());
         }
         if value.chars().count() > Self::MAX_LEN {
-            return Err(format!(
+            problems.push(format!(
                 "Ensure this field has no more than {} characters.",
                 Self::MAX_LEN
             ));
         }
-        let allowed = |c: char| c.is_alphanumeric() || matches!(c, '_' | '@' | '.' | '+' | '-');
-        if !value.chars().all(allowed) {
-            return Err("Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.".into());
+        if problems.is_empty() {
+            Ok(Self(value.to_string()))
+        } else {
+            Err(problems)
         }
-        Ok(Self(value.to_string()))
+    }
+
+    /// A username derived from an e-mail address (for accounts that log in
+    /// by e-mail): the address itself, cut to the column's length.
+    pub fn from_email(email: &EmailAddress) -> Self {
+        Self(email.as_str().chars().take(Self::MAX_LEN).collect())
     }
 
     pub fn as_str(&self) -> &str {
@@ -296,6 +309,12 @@ mod tests {
         assert!(Username::parse("semi;colon").is_err());
         assert!(Username::parse(&"a".repeat(150)).is_ok());
         assert!(Username::parse(&"a".repeat(151)).is_err());
+        assert_eq!(
+            Username::parse(&format!("a b{}", "c".repeat(150)))
+                .unwrap_err()
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -171,7 +171,11 @@ impl<'a> Fields<'a> {
 
     /// A required, non-blank string.
     pub fn required_string(&mut self, field: &str) -> Option<String> {
-        match self.optional_string(field) {
+        self.required_with(field, "Not a valid string.")
+    }
+
+    fn required_with(&mut self, field: &str, invalid: &str) -> Option<String> {
+        match self.string_or(field, invalid) {
             Some(s) if s.is_empty() => {
                 self.error(field, "This field may not be blank.");
                 None
@@ -187,16 +191,32 @@ impl<'a> Fields<'a> {
 
     /// A string that may be absent (`None`) or empty.
     pub fn optional_string(&mut self, field: &str) -> Option<String> {
+        self.string_or(field, "Not a valid string.")
+    }
+
+    /// Like `optional_string`, for an e-mail field: a value that is no
+    /// string gets DRF's e-mail message.
+    pub fn optional_email_text(&mut self, field: &str) -> Option<String> {
+        self.string_or(field, "Enter a valid email address.")
+    }
+
+    /// A required, non-blank e-mail field's text.
+    pub fn required_email_text(&mut self, field: &str) -> Option<String> {
+        self.required_with(field, "Enter a valid email address.")
+    }
+
+    /// DRF's CharField: strings are trimmed, numbers become their text;
+    /// booleans, lists and objects are invalid, `null` is refused.
+    fn string_or(&mut self, field: &str, invalid: &str) -> Option<String> {
         match self.data.get(field)? {
             Value::String(s) => Some(s.trim().to_string()),
             Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
             Value::Null => {
                 self.error(field, "This field may not be null.");
                 None
             }
-            Value::Array(_) | Value::Object(_) => {
-                self.error(field, "Not a valid string.");
+            Value::Bool(_) | Value::Array(_) | Value::Object(_) => {
+                self.error(field, invalid);
                 None
             }
         }

@@ -5,6 +5,8 @@ mod support;
 
 mod acceptance;
 mod cli;
+mod djoser_flows;
+mod djoser_sessions;
 mod http_basics;
 mod mail;
 mod ops;

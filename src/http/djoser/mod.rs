@@ -14,10 +14,11 @@ mod username;
 mod users;
 
 use axum::{
-    extract::Request,
-    http::{HeaderValue, Method, StatusCode, header},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
-    routing::MethodRouter,
+    routing::{MethodRouter, get},
 };
 use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -39,7 +40,60 @@ pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
         .merge(password::routes())
         .merge(token::routes())
         .merge(jwt::routes());
-    router.merge(username::routes(settings.users.login_field))
+    router
+        .merge(username::routes(settings.users.login_field))
+        .route(
+            "/auth/",
+            fallback(get(api_root), "Api Root", "GET, HEAD, OPTIONS", false),
+        )
+        .layer(axum::middleware::from_fn(accept_json))
+}
+
+/// DRF's API root at the mount: where the user routes are.
+async fn api_root(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = match &state.settings.server.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    axum::Json(json!({ "users": format!("{base}/auth/users/") })).into_response()
+}
+
+/// DRF renders JSON only: a request whose `Accept` admits no JSON gets 406.
+async fn accept_json(request: Request, next: Next) -> Response {
+    let acceptable = request
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|range| {
+            range
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .collect::<Vec<_>>();
+    let ok = acceptable.is_empty()
+        || acceptable
+            .iter()
+            .any(|r| r.is_empty() || r == "*/*" || r == "application/*" || r == "application/json");
+    if ok {
+        next.run(request).await
+    } else {
+        ApiError::detail(
+            StatusCode::NOT_ACCEPTABLE,
+            "Could not satisfy the request Accept header.",
+        )
+        .into_response()
+    }
 }
 
 /// The Allow header values DRF sends per kind of route.

@@ -69,9 +69,10 @@ async fn token_login(
     let field = state.settings.users.login_field;
     let mut f = Fields::new(&payload);
     // Both fields are optional, but `""` and `null` are field errors.
-    let login = f.optional_string(field.name());
+    // Djoser's serializer declares `password` first.
     let password = f.optional_string("password");
-    for (name, value) in [(field.name(), &login), ("password", &password)] {
+    let login = f.optional_string(field.name());
+    for (name, value) in [("password", &password), (field.name(), &login)] {
         if value.as_deref() == Some("") {
             f.error(name, "This field may not be blank.");
         }

@@ -168,8 +168,12 @@ async fn reset_login_confirm(state: AppState, payload: Payload) -> Result<Respon
     .await?;
     // As in Djoser, `uid` and `token` are read raw: no blank/null errors,
     // a missing one is simply invalid.
-    let uid = f.optional_string("uid").unwrap_or_default();
-    let token = f.optional_string("token").unwrap_or_default();
+    let raw = |name: &str| match payload.data.get(name) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let (uid, token) = (raw("uid"), raw("token"));
     f.finish()?;
     let value = value.unwrap_or_default();
     mismatch(&state, &value, again.as_deref())?;

@@ -79,15 +79,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Reads the login field's value: a username, or an e-mail address when
 /// users log in by e-mail.
 pub(super) fn read_login(f: &mut Fields<'_>, name: &str, kind: LoginField) -> Option<String> {
-    let raw = f.required_string(name)?;
     let parsed = match kind {
-        LoginField::Username => Username::parse(&raw).map(|u| u.as_str().to_string()),
-        LoginField::Email => EmailAddress::parse(&raw).map(|e| e.as_str().to_string()),
+        LoginField::Username => {
+            Username::parse(&f.required_string(name)?).map(|u| u.as_str().to_string())
+        }
+        LoginField::Email => EmailAddress::parse(&f.required_email_text(name)?)
+            .map(|e| e.as_str().to_string())
+            .map_err(|m| vec![m]),
     };
     match parsed {
         Ok(v) => Some(v),
-        Err(m) => {
-            f.error(name, m);
+        Err(messages) => {
+            for m in messages {
+                f.error(name, m);
+            }
             None
         }
     }
@@ -95,7 +100,7 @@ pub(super) fn read_login(f: &mut Fields<'_>, name: &str, kind: LoginField) -> Op
 
 /// Reads an optional e-mail field; `""` is allowed and means "none".
 fn read_email(f: &mut Fields<'_>, name: &str) -> Option<String> {
-    let raw = f.optional_string(name)?;
+    let raw = f.optional_email_text(name)?;
     if raw.is_empty() {
         return Some(raw);
     }
@@ -152,43 +157,40 @@ async fn register(
         None
     };
     let mut errors = f.into_errors();
+    // Accounts that log in by e-mail keep their address in `username`
+    // too (the column is required); only the address is checked.
     let (username, email) = match kind {
         LoginField::Username => (login.clone(), profile.email.clone()),
-        LoginField::Email => (
-            login.clone().map(|e| e.chars().take(150).collect()),
-            login.clone(),
-        ),
+        LoginField::Email => (None, login.clone()),
     };
     errors.extend(
         state
             .accounts
             .uniqueness_errors(username.as_deref(), email.as_deref(), None)
-            .await?
-            .into_iter()
-            .map(|(field, m)| {
-                if kind == LoginField::Email && field == "username" {
-                    ("email".to_string(), m)
-                } else {
-                    (field, m)
-                }
-            }),
+            .await?,
     );
     let mut order: Vec<&str> = extra_fields(s);
     order.extend([login_name, "password", "re_password"]);
     if !errors.is_empty() {
         return Err(ApiError::fields(ordered(errors, &order)));
     }
+    let email = email
+        .filter(|e| !e.is_empty())
+        .and_then(|e| EmailAddress::parse(&e).ok());
+    let username = match (kind, username, &email) {
+        (LoginField::Username, Some(u), _) => Username::parse(&u).ok(),
+        (LoginField::Email, _, Some(e)) => Some(Username::from_email(e)),
+        _ => None,
+    };
     let (Some(username), Some(password)) = (username, password) else {
-        return Err(ApiError::non_field(vec![
-            messages::CANNOT_CREATE_USER.into(),
-        ]));
+        return Err(ApiError::json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!([messages::CANNOT_CREATE_USER]),
+        ));
     };
     let registration = Registration {
-        username: Username::parse(&username)
-            .map_err(|m| ApiError::fields(vec![(login_name.into(), vec![m])]))?,
-        email: email
-            .filter(|e| !e.is_empty())
-            .and_then(|e| EmailAddress::parse(&e).ok()),
+        username,
+        email,
         first_name: profile.first_name.unwrap_or_default(),
         last_name: profile.last_name.unwrap_or_default(),
         password: Password::new(password),
