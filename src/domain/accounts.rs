@@ -214,11 +214,7 @@ impl Accounts {
                 email,
             },
         )?;
-        if let Some(again) = &r.re_password
-            && again.expose() != r.password.expose()
-        {
-            return Err(Error::field("non_field_errors", messages::PASSWORD_MISMATCH).into());
-        }
+        check_retype(&r.password, r.re_password.as_ref())?;
         let dj = &self.settings.djoser;
         let new = NewUser {
             username: r.username,
@@ -234,15 +230,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         let user = match tx.insert_user(&new, email, &encoded).await {
             Ok(user) => user,
-            Err(crate::store::StoreError::Conflict { field: f }) => {
-                let message = if f == "email" {
-                    messages::EMAIL_TAKEN
-                } else {
-                    messages::USERNAME_TAKEN
-                };
-                return Err(Error::field(&f, message).into());
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(conflict_as_field(e, None)),
         };
         if dj.send_activation_email {
             let token = self.make_token(&user, &encoded);
@@ -401,11 +389,7 @@ impl Accounts {
         self.users
             .validate_password(new, &attributes(user))
             .map_err(|e| rename_field(e, "new_password"))?;
-        if let Some(again) = again
-            && again.expose() != new.expose()
-        {
-            return Err(Error::field("non_field_errors", messages::PASSWORD_MISMATCH).into());
-        }
+        check_retype(new, again)?;
         let encoded = self.users.hash(Some(new)).await?;
         let mut tx = self.store.begin().await?;
         tx.set_password_hash(user.id, &encoded).await?;
@@ -446,11 +430,7 @@ impl Accounts {
         self.users
             .validate_password(new, &attrs)
             .map_err(|e| rename_field(e, "new_password"))?;
-        if let Some(again) = again
-            && again.expose() != new.expose()
-        {
-            return Err(Error::field("non_field_errors", messages::PASSWORD_MISMATCH).into());
-        }
+        check_retype(new, again)?;
         let Some((user, hash)) = found else {
             return Err(Error::field("uid", messages::INVALID_UID).into());
         };
@@ -515,16 +495,10 @@ impl Accounts {
     async fn apply_login_change(&self, tx: &mut Tx, id: i32, value: &str) -> Result<(), FlowError> {
         match tx.update_user(id, &self.login_change(value)).await {
             Ok(()) => Ok(()),
-            Err(crate::store::StoreError::Conflict { field: f }) => {
+            Err(e) => {
                 let name = format!("new_{}", self.settings.users.login_field.name());
-                let message = if f == "email" {
-                    messages::EMAIL_TAKEN
-                } else {
-                    messages::USERNAME_TAKEN
-                };
-                Err(Error::field(&name, message).into())
+                Err(conflict_as_field(e, Some(&name)))
             }
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -586,15 +560,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         match tx.update_user(user.id, &changes).await {
             Ok(()) => {}
-            Err(crate::store::StoreError::Conflict { field: f }) => {
-                let message = if f == "email" {
-                    messages::EMAIL_TAKEN
-                } else {
-                    messages::USERNAME_TAKEN
-                };
-                return Err(Error::field(&f, message).into());
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(conflict_as_field(e, None)),
         }
         let mut updated = user.clone();
         if let Some(v) = changes.email {
@@ -649,6 +615,32 @@ impl Accounts {
         tx.delete_user_tokens(user_id, None).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// A taken username or e-mail as Djoser's field error (under `field`, or
+/// the column's own name); other store errors pass through.
+fn conflict_as_field(e: crate::store::StoreError, field: Option<&str>) -> FlowError {
+    match e {
+        crate::store::StoreError::Conflict { field: column } => {
+            let message = if column == "email" {
+                messages::EMAIL_TAKEN
+            } else {
+                messages::USERNAME_TAKEN
+            };
+            Error::field(field.unwrap_or(&column), message).into()
+        }
+        other => other.into(),
+    }
+}
+
+/// Djoser's retype rule: a second copy, when asked for, must match.
+fn check_retype(password: &Password, again: Option<&Password>) -> Result<(), FlowError> {
+    match again {
+        Some(again) if again.expose() != password.expose() => {
+            Err(Error::field("non_field_errors", messages::PASSWORD_MISMATCH).into())
+        }
+        _ => Ok(()),
     }
 }
 

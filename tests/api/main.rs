@@ -5,8 +5,7 @@ mod support;
 
 mod acceptance;
 mod cli;
-mod djoser_flows;
-mod djoser_sessions;
+mod djoser;
 mod http_basics;
 mod mail;
 mod ops;
