@@ -386,15 +386,59 @@ impl Default for UserSettings {
     }
 }
 
-/// Accounts API settings; keys arrive with the `/api/auth/` endpoints.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The Accounts API (`/api/auth/`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AccountsSettings {}
+pub struct AccountsSettings {
+    /// Members of these groups (directly or through profile roles) are
+    /// admins of the Accounts API.
+    pub admin_roles: Vec<String>,
+    /// Link pattern in forgot-password mails (`{uid}`, `{token}`).
+    pub password_reset_url: String,
+    /// Development only: forgot-password answers carry `uid` and `token`.
+    pub reset_token_in_response: bool,
+    /// Seconds during which a rotated-out refresh token is still accepted
+    /// (parallel tabs refreshing at once); later reuse revokes its family.
+    pub refresh_reuse_grace_secs: u64,
+    /// Default and largest `page_size` of paginated lists.
+    pub page_size: u32,
+    pub max_page_size: u32,
+}
 
-/// Uploaded media settings; keys arrive with profile pictures.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+impl Default for AccountsSettings {
+    fn default() -> Self {
+        Self {
+            admin_roles: vec!["admin".into()],
+            password_reset_url: "#/reset-password/{uid}/{token}".into(),
+            reset_token_in_response: false,
+            refresh_reuse_grace_secs: 10,
+            page_size: 20,
+            max_page_size: 100,
+        }
+    }
+}
+
+/// Uploaded files (profile pictures).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MediaSettings {}
+pub struct MediaSettings {
+    /// Directory the files are stored in (created if missing).
+    pub root: PathBuf,
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: usize,
+    /// Largest accepted picture, in pixels (width × height).
+    pub max_pixels: u64,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("media"),
+            max_upload_bytes: 5 * 1024 * 1024,
+            max_pixels: 40_000_000,
+        }
+    }
+}
 
 /// Rate-limit settings; keys arrive with rate limiting.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -576,6 +620,23 @@ impl Settings {
                     format!("`{pattern}` must contain {{uid}} and {{token}}"),
                 ));
             }
+        }
+        if !(self.accounts.password_reset_url.contains("{uid}")
+            && self.accounts.password_reset_url.contains("{token}"))
+        {
+            return Err(invalid(
+                "accounts.password_reset_url",
+                "must contain {uid} and {token}".into(),
+            ));
+        }
+        if self.accounts.page_size == 0 || self.accounts.max_page_size < self.accounts.page_size {
+            return Err(invalid(
+                "accounts.page_size",
+                "must be at least 1 and at most accounts.max_page_size".into(),
+            ));
+        }
+        if self.media.max_upload_bytes == 0 || self.media.max_pixels == 0 {
+            return Err(invalid("media.max_upload_bytes", "must be positive".into()));
         }
         for field in &self.users.required_fields {
             if !["email", "first_name", "last_name"].contains(&field.as_str()) {

@@ -120,6 +120,12 @@ pub async fn build_state(
         passwords,
         settings.users.password_validators.clone(),
     );
+    if settings.accounts.reset_token_in_response {
+        tracing::warn!(
+            "accounts.reset_token_in_response is ON: forgot-password answers carry the reset uid \
+             and token, so anyone who knows an address can take the account over. Development only."
+        );
+    }
     let templates = mail::Templates::load(settings.email.templates_dir.as_deref())?;
     let mailer = mail::Mailer::new(templates, settings.site_context());
     let transport =

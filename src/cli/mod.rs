@@ -5,6 +5,7 @@ mod changepassword;
 mod check;
 mod createsuperuser;
 mod mail;
+mod provinces;
 
 use std::path::PathBuf;
 
@@ -58,6 +59,9 @@ pub enum Command {
     /// Inspect and steer the e-mail outbox.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Manage provinces (import from CSV).
+    #[command(subcommand)]
+    Provinces(provinces::ProvincesCommand),
 }
 
 /// Loads the settings, applying `--dev`.
@@ -114,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Changepassword { username } => changepassword::run(settings, &username).await,
         Command::Check => check::run(settings).await,
         Command::Mail(command) => mail::run(settings, command).await,
+        Command::Provinces(command) => provinces::run(settings, command).await,
         Command::Openapi => Ok(()),
     }
 }

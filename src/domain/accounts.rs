@@ -365,6 +365,32 @@ impl Accounts {
         Ok(())
     }
 
+    /// The Accounts API's `forgot-password/`: a reset link built from
+    /// `accounts.password_reset_url` for an active user with a usable
+    /// password; silence otherwise. Returns the link's uid and token when a
+    /// mail was queued (the caller decides whether to show them).
+    pub async fn forgot_password(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<(String, String)>, FlowError> {
+        let Some((user, hash)) = self.user_by_email(email.as_str(), true).await? else {
+            return Ok(None);
+        };
+        let token = self.make_token(&user, &hash);
+        let pattern = self.settings.accounts.password_reset_url.clone();
+        let mut tx = self.store.begin().await?;
+        self.queue(
+            &mut tx,
+            MessageKind::PasswordReset,
+            &user,
+            Some((&pattern, &token)),
+        )
+        .await?;
+        tx.commit().await?;
+        self.mailer.wake();
+        Ok(Some((encode_uid(user.id), token)))
+    }
+
     /// Checks the caller's current password (a field-phase check).
     pub async fn check_current_password(
         &self,

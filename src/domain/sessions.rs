@@ -143,10 +143,15 @@ impl Sessions {
 
     /// Whether a token was issued before its user's `tokens_valid_after`.
     async fn retired(&self, claims: &Claims, user_id: i32) -> Result<bool, Error> {
+        self.issued_before_cutoff(&claims.jti, claims.iat, user_id)
+            .await
+    }
+
+    async fn issued_before_cutoff(&self, jti: &str, iat: i64, user_id: i32) -> Result<bool, Error> {
         let Some(cutoff) = self.store.tokens_valid_after(user_id).await? else {
             return Ok(false);
         };
-        Ok(issued_at_ms(claims) < unix_ms(cutoff.0))
+        Ok(issued_at_ms(jti, iat) < unix_ms(cutoff.0))
     }
 
     /// `jwt/create/`: a refresh and an access token.
@@ -197,15 +202,15 @@ impl Sessions {
     /// `jwt/verify/`: signature, expiry and `jti`, any token type; a denied
     /// refresh token or one retired by a logout-all is refused too.
     pub async fn verify(&self, token: &str) -> Result<Result<(), AuthFailure>, Error> {
-        let claims = match self.keys.decode(token, None, now()) {
-            Ok(c) => c,
+        let verified = match self.keys.verify_claims(token, now()) {
+            Ok(v) => v,
             Err(e) => return Ok(Err(AuthFailure::Jwt(e))),
         };
-        if self.store.is_jti_denied(&claims.jti).await? {
+        if self.store.is_jti_denied(&verified.jti).await? {
             return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
         }
-        if let Some(id) = claims.user_pk()
-            && self.retired(&claims, id).await?
+        if let (Some(id), Some(iat)) = (verified.user_pk, verified.iat)
+            && self.issued_before_cutoff(&verified.jti, iat, id).await?
         {
             return Ok(Err(AuthFailure::Jwt(JwtError::Invalid)));
         }
@@ -254,8 +259,8 @@ fn unix_ms(t: OffsetDateTime) -> i128 {
 
 /// Milliseconds since the epoch when the token was issued: from a UUIDv7
 /// `jti` (doorman's), else the start of the `iat` second.
-fn issued_at_ms(claims: &Claims) -> i128 {
-    let from_jti = uuid::Uuid::try_parse(&claims.jti)
+fn issued_at_ms(jti: &str, iat: i64) -> i128 {
+    let from_jti = uuid::Uuid::try_parse(jti)
         .ok()
         .filter(|u| u.get_version_num() == 7)
         .and_then(|u| u.get_timestamp())
@@ -263,5 +268,141 @@ fn issued_at_ms(claims: &Claims) -> i128 {
             let (secs, nanos) = ts.to_unix();
             secs as i128 * 1000 + nanos as i128 / 1_000_000
         });
-    from_jti.unwrap_or(claims.iat as i128 * 1000)
+    from_jti.unwrap_or(iat as i128 * 1000)
+}
+
+/// What the Accounts API's `token/refresh/` and `login/` hand out.
+#[derive(Debug, Clone)]
+pub struct IssuedPair {
+    pub access: String,
+    pub refresh: String,
+    pub session_id: Option<i32>,
+}
+
+/// Where a login came from, for the sessions list.
+#[derive(Debug, Clone, Default)]
+pub struct Device {
+    pub client_addr: String,
+    pub user_agent: String,
+}
+
+impl Sessions {
+    /// A login of the Accounts API: a token pair and a session row that
+    /// follows its refresh token through rotations.
+    pub async fn login_session(&self, user: &User, device: &Device) -> Result<IssuedPair, Error> {
+        let pair = self.issue_pair(user).await?;
+        let expires =
+            OffsetDateTime::from_unix_timestamp(pair.refresh_claims.exp).unwrap_or_else(|_| now());
+        let user_agent: String = device.user_agent.chars().take(255).collect();
+        let id = self
+            .store
+            .insert_session(
+                user.id,
+                &pair.refresh_claims.jti,
+                Timestamp(expires),
+                &device.client_addr,
+                &user_agent,
+            )
+            .await?;
+        Ok(IssuedPair {
+            access: pair.access,
+            refresh: pair.refresh,
+            session_id: Some(id),
+        })
+    }
+
+    /// The Accounts API's `token/refresh/`: always rotates. The token just
+    /// replaced stays usable for `grace_secs` (two tabs refreshing at once);
+    /// presented later, it is taken for a stolen copy and the whole login
+    /// is revoked.
+    pub async fn rotate(
+        &self,
+        refresh: &str,
+        grace_secs: u64,
+    ) -> Result<Result<IssuedPair, AuthFailure>, Error> {
+        let claims = match self.live_refresh(refresh).await? {
+            Ok(c) => c,
+            Err(f) => return Ok(Err(f)),
+        };
+        let user = match self.token_user(&claims).await? {
+            Ok(u) => u,
+            Err(f) => return Ok(Err(f)),
+        };
+        let session = self.store.find_session_by_jti(&claims.jti).await?;
+        let (new_refresh, new_claims) = self.keys.issue_refresh(user.id, now());
+        let (access, _) = self.keys.access_from_refresh(&new_claims, now());
+        let expires = Timestamp(
+            OffsetDateTime::from_unix_timestamp(new_claims.exp).unwrap_or_else(|_| now()),
+        );
+        let Some(session) = session else {
+            // A refresh token from /auth/jwt/create/: rotate it out.
+            self.deny(&claims).await?;
+            return Ok(Ok(IssuedPair {
+                access,
+                refresh: new_refresh,
+                session_id: None,
+            }));
+        };
+        if session.revoked_at.is_some() {
+            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+        }
+        let reused = session.current_jti != claims.jti;
+        let within_grace = session
+            .rotated_at
+            .is_some_and(|t| (now() - t.0).whole_seconds() <= grace_secs as i64);
+        if reused && !within_grace {
+            tracing::warn!(
+                user_id = user.id,
+                session = session.id,
+                "rotated-out refresh token reused; revoking the login"
+            );
+            self.store
+                .revoke_sessions(user.id, Some(session.id), None)
+                .await?;
+            self.deny(&claims).await?;
+            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+        }
+        if !self
+            .store
+            .rotate_session(session.id, &claims.jti, &new_claims.jti, expires)
+            .await?
+        {
+            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+        }
+        // The token that falls out of the row (two rotations old) would
+        // otherwise pass for a free-standing one: deny it.
+        if let Some(dropped) = &session.previous_jti {
+            self.store
+                .deny_jti(dropped, Some(user.id), session.expires_at)
+                .await?;
+        }
+        Ok(Ok(IssuedPair {
+            access,
+            refresh: new_refresh,
+            session_id: Some(session.id),
+        }))
+    }
+
+    /// The session a refresh token belongs to (for logout).
+    pub async fn session_of(&self, refresh: &str, user_id: i32) -> Result<Option<i32>, Error> {
+        let Ok(claims) = self.keys.decode(refresh, Some(TokenType::Refresh), now()) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .find_session_by_jti(&claims.jti)
+            .await?
+            .filter(|s| s.user_id == user_id)
+            .map(|s| s.id))
+    }
+
+    /// Denies a refresh token if it is a valid one of `user_id`.
+    pub async fn deny_refresh(&self, refresh: &str, user_id: i32) -> Result<(), Error> {
+        if let Ok(claims) = self.keys.decode(refresh, Some(TokenType::Refresh), now())
+            && claims.user_pk() == Some(user_id)
+        {
+            self.deny(&claims).await?;
+        }
+        Ok(())
+    }
 }

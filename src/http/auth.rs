@@ -39,6 +39,10 @@ fn detail(message: &str) -> ApiError {
 /// The body for a refused JWT: simplejwt's, naming why.
 fn jwt_failure(failure: &AuthFailure) -> ApiError {
     match failure {
+        // simplejwt reports a token without a user id in its flat shape.
+        AuthFailure::Jwt(e @ crate::security::jwt::JwtError::NoUserId) => {
+            unauthorized(json!({"detail": e.message(), "code": "token_not_valid"}))
+        }
         AuthFailure::Jwt(e) => unauthorized(json!({
             "detail": "Given token not valid for any token type",
             "code": "token_not_valid",

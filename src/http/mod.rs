@@ -3,10 +3,12 @@
 //! OpenAPI document is generated from the very routes that are served, and
 //! `finish` wraps the result in the layers every request passes through.
 
+mod accounts;
 pub mod auth;
-mod djoser;
+pub(crate) mod djoser;
 pub mod error;
 pub mod input;
+mod media;
 mod middleware;
 mod ops;
 
@@ -23,6 +25,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use accounts::{ACCESS, rule_for};
 pub use middleware::REQUEST_ID;
 
 use crate::{
@@ -55,21 +58,23 @@ struct ApiDoc;
 
 /// Every route of the service with its OpenAPI document, not yet layered.
 pub fn routes(state: AppState) -> Router {
-    let (router, api) = all_routes(&state.settings).split_for_parts();
+    let (router, api) = all_routes(&state.settings, Some(state.clone())).split_for_parts();
     router
         .merge(SwaggerUi::new("/api/docs").url("/api/schema/", api))
         .with_state(state)
 }
 
-fn all_routes(settings: &Settings) -> OpenApiRouter<AppState> {
+fn all_routes(settings: &Settings, state: Option<AppState>) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
         .merge(djoser::routes(settings))
+        .merge(accounts::routes(state))
+        .merge(media::routes())
 }
 
 /// The OpenAPI document (for `doorman openapi`).
 pub fn openapi_json(settings: &Settings) -> String {
-    let (_, api) = all_routes(settings).split_for_parts();
+    let (_, api) = all_routes(settings, None).split_for_parts();
     api.to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -98,6 +98,14 @@ fn user_id_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D:
     })
 }
 
+/// What `JwtKeys::verify_claims` found in a token of any type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub jti: String,
+    pub iat: Option<i64>,
+    pub user_pk: Option<i32>,
+}
+
 /// What `jwt/create` returns: both tokens and their claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPair {
@@ -292,6 +300,26 @@ impl JwtKeys {
     /// [`JwtKeys::decode`], any token type, any or no user.
     pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<(), JwtError> {
         self.checked_payload(token, now).map(drop)
+    }
+
+    /// `verify`, also handing back what revocation checks need: the `jti`,
+    /// and `iat` and the user when the token has them.
+    pub fn verify_claims(&self, token: &str, now: OffsetDateTime) -> Result<Verified, JwtError> {
+        let claims = self.checked_payload(token, now)?;
+        let user_pk = match claims.get("user_id") {
+            Some(Value::String(s)) => parse_python_int(s),
+            Some(Value::Number(n)) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
+            _ => None,
+        };
+        Ok(Verified {
+            jti: claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            iat: claims.get("iat").and_then(Value::as_i64),
+            user_pk,
+        })
     }
 
     fn checked_payload(

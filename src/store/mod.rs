@@ -6,7 +6,11 @@
 //! embedded per backend (`migrations/sqlite`, `migrations/postgres`) with the
 //! same version numbers.
 
+mod access;
 mod outbox;
+mod profiles;
+mod roles;
+mod sessions;
 mod timestamp;
 mod tokens;
 mod users;
@@ -21,6 +25,7 @@ use sqlx::{
 };
 
 pub use outbox::{NewMail, OutboxRow};
+pub use sessions::SessionRow;
 pub use timestamp::{Timestamp, timestamp_text};
 pub use users::UserChanges;
 

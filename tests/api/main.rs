@@ -4,6 +4,11 @@
 mod support;
 
 mod acceptance;
+mod accounts_access;
+mod accounts_admin_users;
+mod accounts_profiles;
+mod accounts_roles;
+mod accounts_signin;
 mod cli;
 mod djoser;
 mod http_basics;

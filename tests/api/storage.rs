@@ -193,7 +193,7 @@ async fn migrations_are_idempotent_and_concurrent(backend: Backend) {
     a.migrate().await.unwrap();
     assert!(a.pending_migrations().await.unwrap().is_empty());
     let applied = db.scalar("SELECT count(*) FROM _sqlx_migrations").await;
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
     let perms = db.scalar("SELECT count(*) FROM auth_permission").await;
     assert_eq!(perms, 24, "seeded once");
 }

@@ -45,7 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Reads the required `email` field of the reset/resend bodies.
-pub(super) fn read_email(payload: &Payload) -> Result<EmailAddress, ApiError> {
+pub(crate) fn read_email(payload: &Payload) -> Result<EmailAddress, ApiError> {
     let mut f = Fields::new(payload);
     let raw = f.required_email_text("email");
     let parsed = raw.map(|r| EmailAddress::parse(&r));

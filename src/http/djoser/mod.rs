@@ -5,13 +5,13 @@
 //! wire notes), except its known defects (no 5xx, no enumeration, sessions
 //! revoked on password change/reset). One file per group of actions.
 
-mod activation;
+pub(crate) mod activation;
 mod jwt;
 mod password;
-mod schema;
+pub(crate) mod schema;
 mod token;
 mod username;
-mod users;
+pub(crate) mod users;
 
 use axum::{
     extract::{Request, State},
@@ -46,7 +46,6 @@ pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
             "/auth/",
             fallback(get(api_root), "Api Root", "GET, HEAD, OPTIONS", false),
         )
-        .layer(axum::middleware::from_fn(accept_json))
 }
 
 /// DRF's API root at the mount: where the user routes are.
@@ -64,8 +63,20 @@ async fn api_root(State(state): State<AppState>, headers: HeaderMap) -> Response
     axum::Json(json!({ "users": format!("{base}/auth/users/") })).into_response()
 }
 
-/// DRF renders JSON only: a request whose `Accept` admits no JSON gets 406.
+/// DRF renders JSON only: a request whose `Accept` admits no JSON gets
+/// 406, and `?format=` naming anything but `json` is "not found".
 async fn accept_json(request: Request, next: Next) -> Response {
+    let format: Option<String> = request.uri().query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .rev()
+            .find(|(k, _)| k == "format")
+            .map(|(_, v)| v)
+    });
+    if format.is_some_and(|f| f != "json") {
+        return ApiError::not_found().into_response();
+    }
     let acceptable = request
         .headers()
         .get_all(header::ACCEPT)
@@ -144,6 +155,7 @@ pub fn fallback(
     // DRF sends `Allow` on every response of a view.
     router
         .fallback(handler)
+        .layer::<_, std::convert::Infallible>(axum::middleware::from_fn(accept_json))
         .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
             header::ALLOW,
             HeaderValue::from_static(allow),

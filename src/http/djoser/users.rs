@@ -144,10 +144,21 @@ async fn register(
     _caller: MaybeCaller,
     payload: Payload,
 ) -> Result<Response, ApiError> {
+    let user = register_user(&state, &payload).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(created_body(&state.settings, &user)),
+    )
+        .into_response())
+}
+
+/// Registration with Djoser's rules and validation order; the Accounts
+/// API's `register/` uses it too.
+pub(crate) async fn register_user(state: &AppState, payload: &Payload) -> Result<User, ApiError> {
     let s = &state.settings;
     let kind = s.users.login_field;
     let login_name = kind.name();
-    let mut f = Fields::new(&payload);
+    let mut f = Fields::new(payload);
     let profile = read_profile(&mut f, s);
     let login = read_login(&mut f, login_name, kind);
     let password = f.required_string("password");
@@ -196,12 +207,11 @@ async fn register(
         password: Password::new(password),
         re_password: re_password.map(Password::new),
     };
-    let user = state
+    state
         .accounts
         .register(registration)
         .await
-        .map_err(flow_error)?;
-    Ok((StatusCode::CREATED, Json(created_body(s, &user))).into_response())
+        .map_err(flow_error)
 }
 
 /// List users. Non-staff callers see only themselves while `hide_users`.

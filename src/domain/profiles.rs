@@ -1,0 +1,403 @@
+//! Profiles (SPEC §1): one per user, created on first access; provinces;
+//! the admin's view of users; profile pictures. Field parsing lives with
+//! the handlers; the rules that need the database (a province named by id
+//! or name, role ids that must exist) and the picture's life cycle live
+//! here. A picture is decoded and re-encoded on the blocking pool
+//! (`pictures`), written under `media.root` first, and only then is the row
+//! committed; a failed commit removes the new file, a successful one the
+//! old file.
+
+use time::{Date, OffsetDateTime};
+
+use super::{Error, FieldErrors};
+use crate::{config::MediaSettings, store::Store};
+
+pub mod pictures;
+
+/// A group as shown in bodies: `{id, name}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub id: i32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub user_id: i32,
+    pub username: String,
+    pub email: String,
+    pub phone: String,
+    pub address: String,
+    pub birth_date: Option<Date>,
+    /// Path under `media.root`, e.g. `profile_pics/ab12….png`.
+    pub picture: Option<String>,
+    pub bio: String,
+    pub roles: Vec<Named>,
+    pub groups: Vec<Named>,
+    pub province_id: Option<i32>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct Province {
+    pub id: i32,
+    pub name: String,
+    pub code: Option<String>,
+}
+
+/// A user as the admin list shows it (its profile is loaded separately).
+#[derive(Debug, Clone)]
+pub struct UserSummary {
+    pub id: i32,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_active: bool,
+    pub groups: Vec<i32>,
+}
+
+/// Column changes for the store; `None` leaves a column alone,
+/// `Some(None)` clears a nullable one.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileChanges {
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub bio: Option<String>,
+    pub birth_date: Option<Option<Date>>,
+    pub province_id: Option<Option<i32>>,
+    pub picture: Option<Option<String>>,
+    pub roles: Option<Vec<i32>>,
+}
+
+/// How a request names a province.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProvinceRef {
+    Clear,
+    Id(i32),
+    Name(String),
+}
+
+/// An uploaded picture, or a request to remove the current one.
+#[derive(Debug, Clone)]
+pub enum PictureInput {
+    Clear,
+    Upload(pictures::Upload),
+}
+
+/// A profile update as the handler parsed it; `errors` holds the field
+/// errors found so far, reported together with the ones found here.
+#[derive(Debug, Default)]
+pub struct ProfileUpdate {
+    pub changes: ProfileChanges,
+    pub province: Option<ProvinceRef>,
+    pub picture: Option<PictureInput>,
+    pub errors: FieldErrors,
+}
+
+/// Parses `YYYY-MM-DD`; a date after `today` is refused.
+pub fn parse_birth_date(text: &str, today: Date) -> Result<Date, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = Date::parse(text.trim(), format).map_err(|_| {
+        "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.".to_string()
+    })?;
+    if date > today {
+        return Err("Birth date cannot be in the future.".into());
+    }
+    Ok(date)
+}
+
+/// The user's profile, created if missing; `NotFound` for an unknown user.
+pub async fn get_or_create(store: &Store, user_id: i32) -> Result<Profile, Error> {
+    if store.find_user_by_id(user_id).await?.is_none() {
+        return Err(Error::NotFound);
+    }
+    store.ensure_profile(user_id).await?;
+    load(store, user_id).await
+}
+
+async fn load(store: &Store, user_id: i32) -> Result<Profile, Error> {
+    let mut rows = store.load_profiles(&[user_id]).await?;
+    match rows.pop() {
+        Some((_, Some(profile))) => Ok(profile),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// Profiles for a page of user ids, creating the missing ones (one
+/// statement for the page), in the order given.
+pub async fn for_users(store: &Store, user_ids: &[i32]) -> Result<Vec<Profile>, Error> {
+    store.ensure_profiles(user_ids).await?;
+    let rows = store.load_profiles(user_ids).await?;
+    Ok(rows.into_iter().filter_map(|(_, p)| p).collect())
+}
+
+/// Applies an update to the user's profile (created if missing). Every
+/// field error, the handler's and these, is reported at once.
+pub async fn update(
+    store: &Store,
+    media: &MediaSettings,
+    user_id: i32,
+    update: ProfileUpdate,
+) -> Result<Profile, Error> {
+    let ProfileUpdate {
+        mut changes,
+        province,
+        picture,
+        mut errors,
+    } = update;
+    get_or_create(store, user_id).await?;
+    match province {
+        None => {}
+        Some(ProvinceRef::Clear) => changes.province_id = Some(None),
+        Some(r) => match resolve_province(store, &r).await? {
+            Some(id) => changes.province_id = Some(Some(id)),
+            None => errors.push(("province".into(), vec![province_error(&r)])),
+        },
+    }
+    if let Some(roles) = &changes.roles {
+        let missing = store.missing_groups(roles).await?;
+        if !missing.is_empty() {
+            errors.push(("roles".into(), vec![missing_message(&missing)]));
+        }
+    }
+    let image = match picture {
+        Some(PictureInput::Upload(upload)) => match pictures::process(upload, media).await {
+            Ok(image) => Some(image),
+            Err(message) => {
+                errors.push(("profile_picture".into(), vec![message]));
+                None
+            }
+        },
+        Some(PictureInput::Clear) => {
+            changes.picture = Some(None);
+            None
+        }
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let new_file = match image {
+        Some(image) => {
+            let path = pictures::save(media, &image)
+                .await
+                .map_err(Error::internal)?;
+            changes.picture = Some(Some(path.clone()));
+            Some(path)
+        }
+        None => None,
+    };
+    let result = write(store, user_id, &changes).await;
+    if let (Err(_), Some(path)) = (&result, new_file) {
+        pictures::remove(media, &path).await;
+    }
+    if let Ok(Some(old)) = &result
+        && changes.picture.is_some()
+    {
+        pictures::remove(media, old).await;
+    }
+    result?;
+    load(store, user_id).await
+}
+
+/// Writes the changes; returns the picture path they replaced.
+async fn write(
+    store: &Store,
+    user_id: i32,
+    changes: &ProfileChanges,
+) -> Result<Option<String>, Error> {
+    let mut tx = store.begin().await?;
+    let old = tx.profile_picture(user_id).await?;
+    tx.update_profile(user_id, changes).await?;
+    tx.commit().await?;
+    Ok(old)
+}
+
+async fn resolve_province(store: &Store, r: &ProvinceRef) -> Result<Option<i32>, Error> {
+    Ok(match r {
+        ProvinceRef::Clear => None,
+        ProvinceRef::Id(id) => store.province_exists(*id).await?.then_some(*id),
+        ProvinceRef::Name(name) => store.find_province_by_name(name).await?.map(|p| p.id),
+    })
+}
+
+fn province_error(r: &ProvinceRef) -> String {
+    match r {
+        ProvinceRef::Id(id) => format!("Invalid pk \"{id}\" - object does not exist."),
+        ProvinceRef::Name(name) => format!("No province named \"{name}\"."),
+        ProvinceRef::Clear => String::new(),
+    }
+}
+
+/// DRF's message for unknown primary keys, naming them.
+pub fn missing_message(missing: &[i32]) -> String {
+    let list: Vec<String> = missing.iter().map(i32::to_string).collect();
+    format!(
+        "Invalid pk \"{}\" - object does not exist.",
+        list.join("\", \"")
+    )
+}
+
+/// Admin changes to a user: the `auth_user` columns and, if given, the
+/// complete list of groups.
+#[derive(Debug, Default)]
+pub struct UserUpdate {
+    pub changes: crate::store::UserChanges,
+    pub groups: Option<Vec<i32>>,
+    pub errors: FieldErrors,
+}
+
+/// Applies an admin's change to user `id` (which must exist).
+pub async fn update_user(store: &Store, id: i32, update: UserUpdate) -> Result<(), Error> {
+    let UserUpdate {
+        changes,
+        groups,
+        mut errors,
+    } = update;
+    if let Some(groups) = &groups {
+        let missing = store.missing_groups(groups).await?;
+        if !missing.is_empty() {
+            errors.push(("groups".into(), vec![missing_message(&missing)]));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let mut tx = store.begin().await?;
+    tx.update_user(id, &changes).await?;
+    if let Some(groups) = &groups {
+        tx.set_user_groups(id, groups).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes user `id` with everything that hangs off it, then its picture.
+pub async fn delete_user(store: &Store, media: &MediaSettings, id: i32) -> Result<(), Error> {
+    let mut tx = store.begin().await?;
+    let picture = tx.profile_picture(id).await?;
+    if !tx.delete_user(id).await? {
+        return Err(Error::NotFound);
+    }
+    tx.commit().await?;
+    if let Some(path) = picture {
+        pictures::remove(media, &path).await;
+    }
+    Ok(())
+}
+
+/// A page of users with their profiles (`None` where none exists yet;
+/// the list creates none).
+pub async fn user_page(
+    store: &Store,
+    search: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<(UserSummary, Option<Profile>)>, Error> {
+    let users = store.user_page(search, offset, limit).await?;
+    let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+    let mut profiles = store.load_profiles(&ids).await?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let profile = profiles
+                .iter_mut()
+                .find(|(id, _)| *id == u.id)
+                .and_then(|(_, p)| p.take());
+            (u, profile)
+        })
+        .collect())
+}
+
+/// One user as the admin endpoints show it, with their profile if any.
+pub async fn admin_user(store: &Store, id: i32) -> Result<(UserSummary, Option<Profile>), Error> {
+    let user = store.find_user_by_id(id).await?.ok_or(Error::NotFound)?;
+    let groups = store.user_groups(&[id]).await?;
+    let profile = store.load_profiles(&[id]).await?.pop().and_then(|(_, p)| p);
+    let summary = UserSummary {
+        id,
+        username: user.username,
+        email: user.email,
+        first_name: user.first_name,
+        last_name: user.last_name,
+        is_active: user.is_active,
+        groups: groups.into_iter().map(|(_, g)| g.id).collect(),
+    };
+    Ok((summary, profile))
+}
+
+/// Checks a new province's name (required, ≤100) and code (≤10).
+pub fn check_province(name: Option<&str>, code: Option<&str>) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    match name.map(str::trim) {
+        None => errors.push(("name".into(), vec!["This field is required.".into()])),
+        Some("") => errors.push(("name".into(), vec!["This field may not be blank.".into()])),
+        Some(n) if n.chars().count() > 100 => errors.push((
+            "name".into(),
+            vec!["Ensure this field has no more than 100 characters.".into()],
+        )),
+        _ => {}
+    }
+    if code.is_some_and(|c| c.trim().chars().count() > 10) {
+        errors.push((
+            "code".into(),
+            vec!["Ensure this field has no more than 10 characters.".into()],
+        ));
+    }
+    errors
+}
+
+pub const PROVINCE_TAKEN: &str = "province with this name already exists.";
+
+/// Creates a province; a name taken (ignoring case) is a field error.
+pub async fn create_province(
+    store: &Store,
+    name: &str,
+    code: Option<&str>,
+) -> Result<Province, Error> {
+    let mut errors = check_province(Some(name), code);
+    if errors.is_empty() && store.find_province_by_name(name.trim()).await?.is_some() {
+        errors.push(("name".into(), vec![PROVINCE_TAKEN.into()]));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let code = code.map(str::trim).filter(|c| !c.is_empty());
+    store
+        .insert_province(name.trim(), code)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict { .. } => Error::field("name", PROVINCE_TAKEN),
+            other => other.into(),
+        })
+}
+
+/// What an import did with one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Adds a province or, if one has this name (ignoring case), sets its code
+/// when a different one is given.
+pub async fn import_province(
+    store: &Store,
+    name: &str,
+    code: Option<&str>,
+) -> Result<Imported, Error> {
+    match store.find_province_by_name(name).await? {
+        Some(p) if code.is_some() && p.code.as_deref() != code => {
+            store.set_province_code(p.id, code).await?;
+            Ok(Imported::Updated)
+        }
+        Some(_) => Ok(Imported::Unchanged),
+        None => {
+            create_province(store, name, code).await?;
+            Ok(Imported::Created)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Profile pictures: decode an upload with the `image` crate on the
+//! blocking pool (at most a few at once), bounded by `media.max_pixels`
+//! before any pixel is allocated, refuse content whose format differs from
+//! what the client declared, and re-encode it (which drops metadata and
+//! anything smuggled after the image). Files live under
+//! `<media.root>/profile_pics/` with random names and are written to a
+//! temporary name first, then renamed into place.
+
+use std::{io::Cursor, path::PathBuf};
+
+use image::{ImageFormat, ImageReader, Limits};
+use tokio::sync::Semaphore;
+
+use crate::config::MediaSettings;
+
+/// Folder under `media.root` that holds profile pictures.
+pub const FOLDER: &str = "profile_pics";
+
+/// Image work allowed at once; the rest wait their turn.
+static DECODERS: Semaphore = Semaphore::const_new(4);
+
+const INVALID: &str =
+    "Upload a valid image. The file you uploaded was either not an image or a corrupted image.";
+
+/// A file as uploaded.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// A re-encoded picture, ready to store.
+#[derive(Debug)]
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub extension: &'static str,
+}
+
+/// Checks, decodes and re-encodes an upload; the error is the message for
+/// the `profile_picture` field.
+pub async fn process(upload: Upload, media: &MediaSettings) -> Result<Encoded, String> {
+    if upload.bytes.len() > media.max_upload_bytes {
+        return Err(format!(
+            "The file is too large; the limit is {} bytes.",
+            media.max_upload_bytes
+        ));
+    }
+    let max_pixels = media.max_pixels;
+    let _permit = DECODERS
+        .acquire()
+        .await
+        .map_err(|_| "Image processing is unavailable.".to_string())?;
+    tokio::task::spawn_blocking(move || reencode(&upload, max_pixels))
+        .await
+        .map_err(|_| INVALID.to_string())?
+}
+
+/// The format a client declared, by content type, else by file extension.
+fn declared(upload: &Upload) -> Option<ImageFormat> {
+    let by_type = upload
+        .content_type
+        .as_deref()
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .and_then(|t| match t.as_str() {
+            "image/png" => Some(ImageFormat::Png),
+            "image/jpeg" | "image/jpg" => Some(ImageFormat::Jpeg),
+            "image/webp" => Some(ImageFormat::WebP),
+            "image/gif" => Some(ImageFormat::Gif),
+            _ => None,
+        });
+    by_type.or_else(|| {
+        let name = upload.filename.as_deref()?;
+        let (_, ext) = name.rsplit_once('.')?;
+        ImageFormat::from_extension(ext)
+    })
+}
+
+fn reencode(upload: &Upload, max_pixels: u64) -> Result<Encoded, String> {
+    let reader = ImageReader::new(Cursor::new(&upload.bytes[..]))
+        .with_guessed_format()
+        .map_err(|_| INVALID.to_string())?;
+    let format = reader.format().ok_or_else(|| INVALID.to_string())?;
+    if !matches!(
+        format,
+        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif
+    ) {
+        return Err("Unsupported image type; use JPEG, PNG, WebP or GIF.".into());
+    }
+    if let Some(claimed) = declared(upload)
+        && claimed != format
+    {
+        return Err("The file's content does not match its declared type.".into());
+    }
+    let side = u32::try_from(max_pixels).unwrap_or(u32::MAX);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(side);
+    limits.max_image_height = Some(side);
+    // Room for the decoded RGBA buffer plus a conversion copy.
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).max(1 << 20));
+    let (width, height) = ImageReader::with_format(Cursor::new(&upload.bytes[..]), format)
+        .into_dimensions()
+        .map_err(|_| INVALID.to_string())?;
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(format!(
+            "The image is too large: {width}×{height} pixels; the limit is {max_pixels} pixels."
+        ));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(&upload.bytes[..]), format);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|_| INVALID.to_string())?;
+    let mut out = Cursor::new(Vec::new());
+    let extension = if format == ImageFormat::Jpeg {
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
+        image
+            .to_rgb8()
+            .write_with_encoder(encoder)
+            .map_err(|_| INVALID.to_string())?;
+        "jpg"
+    } else {
+        image
+            .write_to(&mut out, ImageFormat::Png)
+            .map_err(|_| INVALID.to_string())?;
+        "png"
+    };
+    Ok(Encoded {
+        bytes: out.into_inner(),
+        extension,
+    })
+}
+
+/// Stores a picture under a random name; returns its path relative to
+/// `media.root` (`profile_pics/<hex>.<ext>`).
+pub async fn save(media: &MediaSettings, image: &Encoded) -> Result<String, std::io::Error> {
+    let dir = media.root.join(FOLDER);
+    tokio::fs::create_dir_all(&dir).await?;
+    let name = format!(
+        "{}.{}",
+        hex::encode(rand::random::<[u8; 16]>()),
+        image.extension
+    );
+    let temp = dir.join(format!(".{name}.tmp"));
+    tokio::fs::write(&temp, &image.bytes).await?;
+    if let Err(e) = tokio::fs::rename(&temp, dir.join(&name)).await {
+        let _ = tokio::fs::remove_file(&temp).await;
+        return Err(e);
+    }
+    Ok(format!("{FOLDER}/{name}"))
+}
+
+/// Removes a stored picture; a file already gone is fine, other failures
+/// are logged (the row no longer points at it either way).
+pub async fn remove(media: &MediaSettings, path: &str) {
+    let Some(full) = resolve(media, path) else {
+        return;
+    };
+    match tokio::fs::remove_file(&full).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(path, error = %e, "could not remove a replaced picture"),
+    }
+}
+
+/// The file for a media path, if the path is a plain relative one (no
+/// `..`, no absolute or empty segments, no backslashes).
+pub fn resolve(media: &MediaSettings, path: &str) -> Option<PathBuf> {
+    let safe = !path.is_empty()
+        && !path.contains('\\')
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains(':'));
+    safe.then(|| media.root.join(path))
+}

@@ -1,0 +1,334 @@
+//! Signing in to the Accounts API: `register/`, `login/` (username or
+//! e-mail), `token/refresh/` (always rotates; reuse of a rotated-out token
+//! after a short grace window revokes that login), `logout/` (this login,
+//! the others, or all), and `sessions/` (the caller's signed-in devices).
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, Path, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    config::LoginField,
+    domain::{
+        Error,
+        password::Password,
+        sessions::{AuthFailure, Device, IssuedPair},
+        users::User,
+    },
+    http::{
+        AppState,
+        auth::{Authenticated, unauthorized},
+        djoser::users::register_user,
+        error::ApiError,
+        input::{Fields, Payload},
+    },
+    store::timestamp_text,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(list_sessions))
+        .routes(routes!(end_session))
+}
+
+/// A user as the Accounts API shows one at sign-in.
+#[derive(Serialize, ToSchema)]
+pub struct AccountUser {
+    pub id: i32,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+}
+
+impl From<&User> for AccountUser {
+    fn from(u: &User) -> Self {
+        AccountUser {
+            id: u.id,
+            username: u.username.clone(),
+            email: u.email.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            is_active: u.is_active,
+            is_staff: u.is_staff,
+            is_superuser: u.is_superuser,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginRequest {
+    /// A username or an e-mail address.
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub access: String,
+    pub refresh: String,
+    pub user: AccountUser,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PairResponse {
+    pub access: String,
+    pub refresh: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LogoutRequest {
+    /// The refresh token of this login.
+    pub refresh: Option<String>,
+    /// `others` (every other login of the caller) or `global` (all of them,
+    /// and every token issued so far).
+    pub scope: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionBody {
+    pub id: i32,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub client_addr: String,
+    pub user_agent: String,
+}
+
+fn device(headers: &HeaderMap, peer: Option<SocketAddr>) -> Device {
+    Device {
+        client_addr: peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+    }
+}
+
+fn failure(f: AuthFailure) -> ApiError {
+    match f {
+        AuthFailure::Jwt(e) => {
+            unauthorized(json!({"detail": e.message(), "code": "token_not_valid"}))
+        }
+        _ => unauthorized(json!({"detail": "No active account found for the given token."})),
+    }
+}
+
+/// Create an account (Djoser's registration rules).
+#[utoipa::path(post, path = "/api/auth/register/", tag = "accounts",
+    request_body = crate::http::djoser::schema::RegisterRequest,
+    responses((status = 201, body = AccountUser), (status = 400, body = crate::http::djoser::schema::FieldErrors)))]
+async fn register(State(state): State<AppState>, payload: Payload) -> Result<Response, ApiError> {
+    let user = register_user(&state, &payload).await?;
+    Ok((StatusCode::CREATED, Json(AccountUser::from(&user))).into_response())
+}
+
+/// Sign in with a username or e-mail address and a password.
+#[utoipa::path(post, path = "/api/auth/login/", tag = "accounts", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 400, body = crate::http::djoser::schema::FieldErrors),
+        (status = 401, body = crate::http::djoser::schema::Detail)))]
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let mut f = Fields::new(&payload);
+    let login = if f.has("email") && !f.has("username") {
+        f.required_string("email")
+    } else {
+        f.required_string("username")
+    };
+    let password = f.required_string("password");
+    f.finish()?;
+    let (login, password) = (
+        login.unwrap_or_default(),
+        Password::new(password.unwrap_or_default()),
+    );
+    let field = if login.contains('@') {
+        LoginField::Email
+    } else {
+        LoginField::Username
+    };
+    let mut result = state.users.authenticate_by(field, &login, &password).await;
+    if field == LoginField::Email && matches!(result, Err(Error::InvalidCredentials)) {
+        // A username may contain `@` too.
+        result = state
+            .users
+            .authenticate_by(LoginField::Username, &login, &password)
+            .await;
+    }
+    let user = match result {
+        Ok(user) => user,
+        Err(Error::InvalidCredentials | Error::Inactive) => {
+            return Err(unauthorized(
+                json!({"detail": "No active account found with the given credentials"}),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let device = device(&headers, peer.map(|p| p.0.0));
+    let IssuedPair {
+        access, refresh, ..
+    } = state.sessions.login_session(&user, &device).await?;
+    let body = LoginResponse {
+        access,
+        refresh,
+        user: AccountUser::from(&user),
+    };
+    Ok(Json(body).into_response())
+}
+
+/// A new access token and a new refresh token (the one sent stops working).
+#[utoipa::path(post, path = "/api/auth/token/refresh/", tag = "accounts",
+    request_body = crate::http::djoser::schema::RefreshRequest,
+    responses((status = 200, body = PairResponse), (status = 400, body = crate::http::djoser::schema::FieldErrors),
+        (status = 401, body = crate::http::djoser::schema::Detail)))]
+async fn refresh(State(state): State<AppState>, payload: Payload) -> Result<Response, ApiError> {
+    let mut f = Fields::new(&payload);
+    let token = f.required_string("refresh");
+    f.finish()?;
+    let grace = state.settings.accounts.refresh_reuse_grace_secs;
+    let pair = state
+        .sessions
+        .rotate(&token.unwrap_or_default(), grace)
+        .await?
+        .map_err(failure)?;
+    Ok(Json(PairResponse {
+        access: pair.access,
+        refresh: pair.refresh,
+    })
+    .into_response())
+}
+
+/// Sign out this login (its `refresh` token), or with `scope` `others` every
+/// other login of the caller, or `global` all of them.
+#[utoipa::path(post, path = "/api/auth/logout/", tag = "accounts", request_body = LogoutRequest,
+    responses((status = 204), (status = 400, body = crate::http::djoser::schema::FieldErrors),
+        (status = 401, body = crate::http::djoser::schema::Detail)))]
+async fn logout(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let mut f = Fields::new(&payload);
+    let refresh = f.optional_string("refresh").filter(|r| !r.is_empty());
+    let scope = f.optional_string("scope").unwrap_or_default();
+    if !["", "others", "global"].contains(&scope.as_str()) {
+        f.error("scope", format!("\"{scope}\" is not a valid choice."));
+    }
+    f.finish()?;
+    let user_id = caller.user.id;
+    let current = match &refresh {
+        Some(r) => state.sessions.session_of(r, user_id).await?,
+        None => None,
+    };
+    match scope.as_str() {
+        "global" => state
+            .accounts
+            .logout_all(user_id)
+            .await
+            .map_err(crate::http::djoser::flow_error)?,
+        "others" => {
+            state
+                .store
+                .revoke_sessions(user_id, None, Some(current.unwrap_or(0)))
+                .await
+                .map_err(Error::from)?;
+        }
+        _ => {
+            let Some(r) = refresh else {
+                return Err(ApiError::fields(vec![(
+                    "refresh".into(),
+                    vec!["This field is required.".into()],
+                )]));
+            };
+            state.sessions.deny_refresh(&r, user_id).await?;
+        }
+    }
+    if scope != "others"
+        && let Some(id) = current
+    {
+        state
+            .store
+            .revoke_sessions(user_id, Some(id), None)
+            .await
+            .map_err(Error::from)?;
+    }
+    if scope == "global" {
+        state
+            .store
+            .revoke_sessions(user_id, None, None)
+            .await
+            .map_err(Error::from)?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The caller's signed-in devices.
+#[utoipa::path(get, path = "/api/auth/sessions/", tag = "accounts",
+    responses((status = 200, body = Vec<SessionBody>), (status = 401, body = crate::http::djoser::schema::Detail)))]
+async fn list_sessions(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Response, ApiError> {
+    let rows = state
+        .store
+        .list_sessions(caller.user.id)
+        .await
+        .map_err(Error::from)?;
+    let body: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            json!(SessionBody {
+                id: r.id,
+                created_at: rfc3339(r.created_at),
+                last_used_at: rfc3339(r.last_used_at),
+                client_addr: r.client_addr,
+                user_agent: r.user_agent,
+            })
+        })
+        .collect();
+    Ok(Json(body).into_response())
+}
+
+/// Sign one of the caller's devices out.
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}/", tag = "accounts", params(("id" = i32, Path)),
+    responses((status = 204), (status = 401, body = crate::http::djoser::schema::Detail), (status = 404, body = crate::http::djoser::schema::Detail)))]
+async fn end_session(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: i32 = id.parse().map_err(|_| ApiError::not_found())?;
+    let n = state
+        .store
+        .revoke_sessions(caller.user.id, Some(id), None)
+        .await
+        .map_err(Error::from)?;
+    if n == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn rfc3339(t: crate::store::Timestamp) -> String {
+    t.0.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| timestamp_text(t))
+}

@@ -1,0 +1,144 @@
+//! `user_profile/`: profiles by **user** id for admins (a user may read
+//! their own). The list pages over users by id and creates the page's
+//! missing profiles (one statement), so every entry is a real profile;
+//! the detail creates one too. Updates may also set the profile's `roles`.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, Uri},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    Page, paginate,
+    profile::{ProfileBody, ProfileRequest, base_url, profile_body, read_update},
+};
+use crate::{
+    domain::{self, profiles},
+    http::{AppState, error::ApiError, input::Payload},
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_profiles))
+        .routes(routes!(get_user_profile))
+        .routes(routes!(put_user_profile, patch_user_profile))
+}
+
+/// A page of profiles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfilePage {
+    pub count: i64,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<ProfileBody>,
+}
+
+/// Resolves `?page=last` once the count is known.
+pub fn settle(page: Page, count: i64) -> Page {
+    let pages = ((count.max(1) - 1) / i64::from(page.size) + 1) as u32;
+    match page.number {
+        u32::MAX => Page {
+            number: pages,
+            ..page
+        },
+        _ => page,
+    }
+}
+
+pub fn user_id(raw: &str) -> Result<i32, ApiError> {
+    raw.trim().parse().map_err(|_| ApiError::not_found())
+}
+
+/// All profiles, paginated, ordered by user id.
+#[utoipa::path(get, path = "/api/auth/user_profile/", tag = "accounts",
+    params(("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query)),
+    responses((status = 200, description = "A page of profiles", body = ProfilePage)))]
+async fn list_profiles(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let s = &state.settings;
+    let page = Page::from_query(uri.query(), s)?;
+    let count = state
+        .store
+        .count_users_matching("")
+        .await
+        .map_err(domain::Error::from)?;
+    let page = settle(page, count);
+    let users = state
+        .store
+        .user_page("", page.offset(), page.limit())
+        .await
+        .map_err(domain::Error::from)?;
+    let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+    let base = base_url(s, &headers);
+    let results = profiles::for_users(&state.store, &ids)
+        .await?
+        .into_iter()
+        .map(|p| serde_json::to_value(profile_body(p, &base)).unwrap_or_default())
+        .collect();
+    let host = headers.get("host").and_then(|v| v.to_str().ok());
+    Ok(Json(paginate(s, &uri, host, page, count, results)?).into_response())
+}
+
+/// One user's profile, by user id (created if missing).
+#[utoipa::path(get, path = "/api/auth/user_profile/{user_id}/", tag = "accounts",
+    params(("user_id" = i32, Path, description = "The user's id")),
+    responses((status = 200, description = "The profile", body = ProfileBody),
+        (status = 404, description = "No such user")))]
+async fn get_user_profile(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let profile = profiles::get_or_create(&state.store, user_id(&id)?).await?;
+    Ok(Json(profile_body(profile, &base_url(&state.settings, &headers))).into_response())
+}
+
+/// Update a user's profile (partial), including its `roles` (group ids).
+#[utoipa::path(put, path = "/api/auth/user_profile/{user_id}/update/", tag = "accounts",
+    params(("user_id" = i32, Path, description = "The user's id")),
+    request_body = ProfileRequest,
+    responses((status = 200, description = "The profile", body = ProfileBody),
+        (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
+async fn put_user_profile(
+    state: State<AppState>,
+    id: Path<String>,
+    headers: HeaderMap,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    update_profile(state, id, headers, payload).await
+}
+
+/// Update a user's profile (partial), including its `roles` (group ids).
+#[utoipa::path(patch, path = "/api/auth/user_profile/{user_id}/update/", tag = "accounts",
+    params(("user_id" = i32, Path, description = "The user's id")),
+    request_body = ProfileRequest,
+    responses((status = 200, description = "The profile", body = ProfileBody),
+        (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
+async fn patch_user_profile(
+    state: State<AppState>,
+    id: Path<String>,
+    headers: HeaderMap,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    update_profile(state, id, headers, payload).await
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    let update = read_update(&payload, true);
+    let profile = profiles::update(&state.store, &state.settings.media, id, update).await?;
+    Ok(Json(profile_body(profile, &base_url(&state.settings, &headers))).into_response())
+}
