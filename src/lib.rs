@@ -202,6 +202,18 @@ impl App {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         let store = self.state.store.clone();
         let (stop_worker, worker_stop_rx) = tokio::sync::watch::channel(false);
+        // Pictures orphaned by a crash between file and row: swept once at
+        // start, in the background.
+        let sweep_state = self.state.clone();
+        tokio::spawn(async move {
+            let media = &sweep_state.settings.media;
+            let hour = Duration::from_secs(3600);
+            match domain::profiles::pictures::sweep_orphans(&sweep_state.store, media, hour).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "removed orphaned pictures"),
+                Err(e) => tracing::warn!(error = %e, "could not sweep orphaned pictures"),
+            }
+        });
         let worker = self
             .state
             .settings

@@ -266,6 +266,17 @@ impl Store {
     }
 
     /// Every province, by name.
+    /// Whether any profile points at this stored picture.
+    pub async fn picture_in_use(&self, path: &str) -> Result<bool, StoreError> {
+        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT 1 FROM doorman_profile WHERE profile_picture = $1 LIMIT 1",
+        )
+        .bind(path)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.is_some())
+    }
+
     pub async fn list_provinces(&self) -> Result<Vec<Province>, StoreError> {
         let rows: Vec<(i32, String, Option<String>)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, name, code FROM doorman_province ORDER BY lower(name), id",

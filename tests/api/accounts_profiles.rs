@@ -657,3 +657,75 @@ crate::on_both_backends!(
     user_profile_list_detail_and_roles,
     provinces_import_is_idempotent,
 );
+
+mod orphans {
+    //! Pictures left on disk without a row are swept, young ones spared.
+    use std::time::{Duration, SystemTime};
+
+    use doorman::domain::{
+        password::Password,
+        users::{NewUser, Username},
+    };
+
+    use crate::{on_both_backends, support::TestApp};
+
+    on_both_backends!(orphaned_pictures_are_swept);
+
+    async fn orphaned_pictures_are_swept(app: TestApp) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let app = TestApp::with_settings(app.db.backend, move |s| s.media.root = root).await;
+        let user = app
+            .state
+            .users
+            .create(NewUser {
+                username: Username::parse("pic").unwrap(),
+                email: None,
+                first_name: String::new(),
+                last_name: String::new(),
+                password: Some(Password::new("a-Sturdy-pass-42".into())),
+                is_active: true,
+                is_staff: false,
+                is_superuser: false,
+            })
+            .await
+            .unwrap();
+        app.db
+            .execute(&format!(
+                "INSERT INTO doorman_profile (user_id, phone, address, bio, profile_picture, created_at, updated_at) \
+                 VALUES ({}, '', '', '', 'profile_pics/kept.png', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                user.id
+            ))
+            .await;
+        let pics = dir.path().join("profile_pics");
+        std::fs::create_dir_all(&pics).unwrap();
+        let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+        for (name, old) in [
+            ("kept.png", true),
+            ("orphan.png", true),
+            ("young.png", false),
+        ] {
+            let path = pics.join(name);
+            std::fs::write(&path, b"x").unwrap();
+            if old {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(two_hours_ago)
+                    .unwrap();
+            }
+        }
+        let removed = doorman::domain::profiles::pictures::sweep_orphans(
+            &app.state.store,
+            &app.state.settings.media,
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+        assert_eq!(removed, 1);
+        assert!(pics.join("kept.png").exists(), "referenced");
+        assert!(!pics.join("orphan.png").exists(), "old and unreferenced");
+        assert!(pics.join("young.png").exists(), "may be about to commit");
+    }
+}

@@ -178,3 +178,41 @@ pub fn resolve(media: &MediaSettings, path: &str) -> Option<PathBuf> {
             .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains(':'));
     safe.then(|| media.root.join(path))
 }
+
+/// Removes pictures no profile points at and older than `min_age`: files
+/// left behind when the process died between writing a picture and
+/// committing its row, or when removing a replaced one failed. Young files
+/// are spared, as their row may be about to commit.
+pub async fn sweep_orphans(
+    store: &crate::store::Store,
+    media: &MediaSettings,
+    min_age: std::time::Duration,
+) -> Result<usize, crate::domain::Error> {
+    let dir = media.root.join(FOLDER);
+    let mut entries = match tokio::fs::read_dir(&dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(crate::domain::Error::internal(e)),
+    };
+    let mut removed = 0;
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let Ok(meta) = entry.metadata().await else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !meta.is_file() || !old {
+            continue;
+        }
+        let path = format!("{FOLDER}/{name}");
+        if name.starts_with('.') || !store.picture_in_use(&path).await? {
+            remove(media, &path).await;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
