@@ -46,3 +46,22 @@ async fn openapi_and_swagger_are_served(app: TestApp) {
         "static files are not slash-normalised"
     );
 }
+
+/// The API surface (every documented path and its methods) is pinned, so
+/// an endpoint appearing or vanishing shows up in review.
+#[tokio::test]
+async fn the_documented_surface_is_pinned() {
+    let app = TestApp::new(crate::support::Backend::Sqlite).await;
+    let doc = app.get("/api/schema/").await.json();
+    let surface: std::collections::BTreeMap<String, Vec<String>> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(path, ops)| {
+            let mut methods: Vec<String> = ops.as_object().unwrap().keys().cloned().collect();
+            methods.sort();
+            (path.clone(), methods)
+        })
+        .collect();
+    insta::assert_json_snapshot!(surface);
+}
