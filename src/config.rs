@@ -521,7 +521,7 @@ impl Settings {
         {
             return Err(invalid(
                 "database.url",
-                format!("`{db}` is not a sqlite: or postgres:// URL"),
+                format!("`{}` is not a sqlite: or postgres:// URL", redact_url(db)),
             ));
         }
         if self.database.max_connections == 0 {
@@ -720,6 +720,22 @@ fn source_of(key: &str, sources: &Sources) -> String {
     match &sources.file {
         Some(path) => format!("{} or defaults", path.display()),
         None => "defaults".into(),
+    }
+}
+
+/// Hides the password of a URL's user info (`postgres://u:secret@h` →
+/// `postgres://u:***@h`), for messages and `doorman check`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    // The host follows the last `@`: a password may contain `@` itself.
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
     }
 }
 

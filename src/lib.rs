@@ -132,7 +132,12 @@ pub async fn build_state(
         mail::transport::Transport::from_settings(&settings.email).map_err(StartError::Mail)?;
     // Tokens need a key even for CLI commands that never sign anything.
     let secret = settings.security.secret_key.clone().unwrap_or_default();
-    let sessions = domain::sessions::Sessions::new(store.clone(), &secret, settings.jwt.clone());
+    let sessions = domain::sessions::Sessions::new(
+        store.clone(),
+        &secret,
+        settings.jwt.clone(),
+        settings.accounts.refresh_reuse_grace_secs,
+    );
     let settings = Arc::new(settings);
     let accounts = domain::accounts::Accounts::new(
         store.clone(),
@@ -164,6 +169,12 @@ impl App {
     /// `server.listen` (port 0 picks a free port; see `port`).
     pub async fn build(mut settings: Settings, options: BuildOptions) -> Result<App, StartError> {
         ensure_secret_key(&mut settings)?;
+        if settings.email.url == "console:" && !settings.server.dev {
+            tracing::warn!(
+                "email.url is console: e-mails, with their activation and reset links, are \
+                 printed to standard output; set email.url to an smtp:// or smtps:// server"
+            );
+        }
         let addr = settings.server.listen;
         let state = build_state(settings, options).await?;
         let listener = TcpListener::bind(addr)

@@ -8,8 +8,14 @@ use crate::config::Settings;
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     println!("Configuration: OK");
     println!("  server.listen      = {}", settings.server.listen);
-    println!("  database.url       = {}", redact(&settings.database.url));
-    println!("  email.url          = {}", redact(&settings.email.url));
+    println!(
+        "  database.url       = {}",
+        crate::config::redact_url(&settings.database.url)
+    );
+    println!(
+        "  email.url          = {}",
+        crate::config::redact_url(&settings.email.url)
+    );
     let key = match (&settings.security.secret_key, settings.server.dev) {
         (Some(_), _) => "set",
         (None, true) => "not set (development mode: a random key is generated at start)",
@@ -36,29 +42,25 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Hides the password part of a URL (`postgres://u:secret@h` → `u:***@h`).
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_string();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn redacts_passwords_only() {
         assert_eq!(
-            super::redact("postgres://u:pw@h/db"),
+            crate::config::redact_url("postgres://u:pw@h/db"),
             "postgres://u:***@h/db"
         );
-        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(super::redact("sqlite://doorman.db"), "sqlite://doorman.db");
+        assert_eq!(
+            crate::config::redact_url("postgres://u@h/db"),
+            "postgres://u@h/db"
+        );
+        assert_eq!(
+            crate::config::redact_url("sqlite://doorman.db"),
+            "sqlite://doorman.db"
+        );
+        assert_eq!(
+            crate::config::redact_url("smtp://me%40x.com:p@ss@mail.example.com:587"),
+            "smtp://me%40x.com:***@mail.example.com:587"
+        );
     }
 }

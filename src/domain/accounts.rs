@@ -310,7 +310,7 @@ impl Accounts {
     }
 
     /// `POST users/resend_activation/`.
-    pub async fn resend_activation(&self, email: &EmailAddress) -> Result<(), FlowError> {
+    async fn resend_activation_now(&self, email: &EmailAddress) -> Result<(), FlowError> {
         let found = self.user_by_email(email.as_str(), false).await?;
         if found.is_none() && self.show_email_not_found() {
             return Err(FlowError::EmailNotFound);
@@ -337,7 +337,7 @@ impl Accounts {
 
     /// `POST users/reset_password/` and `users/reset_{U}/`: a reset link
     /// for an active user with a usable password; silence otherwise.
-    pub async fn request_reset(
+    async fn request_reset_now(
         &self,
         email: &EmailAddress,
         username: bool,
@@ -369,7 +369,7 @@ impl Accounts {
     /// `accounts.password_reset_url` for an active user with a usable
     /// password; silence otherwise. Returns the link's uid and token when a
     /// mail was queued (the caller decides whether to show them).
-    pub async fn forgot_password(
+    async fn forgot_password_now(
         &self,
         email: &EmailAddress,
     ) -> Result<Option<(String, String)>, FlowError> {
@@ -389,6 +389,29 @@ impl Accounts {
         tx.commit().await?;
         self.mailer.wake();
         Ok(Some((encode_uid(user.id), token)))
+    }
+
+    /// `POST users/resend_activation/`, taking the same time whether or not
+    /// the address is known (see `level_timing`).
+    pub async fn resend_activation(&self, email: &EmailAddress) -> Result<(), FlowError> {
+        level_timing(self.resend_activation_now(email)).await
+    }
+
+    /// `POST users/reset_password/` and `users/reset_{U}/`, in constant time.
+    pub async fn request_reset(
+        &self,
+        email: &EmailAddress,
+        username: bool,
+    ) -> Result<(), FlowError> {
+        level_timing(self.request_reset_now(email, username)).await
+    }
+
+    /// The Accounts API's `forgot-password/`, in constant time.
+    pub async fn forgot_password(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<(String, String)>, FlowError> {
+        level_timing(self.forgot_password_now(email)).await
     }
 
     /// Checks the caller's current password (a field-phase check).
@@ -450,19 +473,23 @@ impl Accounts {
         new: &Password,
         again: Option<&Password>,
     ) -> Result<(), FlowError> {
-        let found = self.user_from_uid(uid).await?;
-        let attrs_user = found.as_ref().map(|(u, _)| u.clone());
-        let attrs = attrs_user.as_ref().map(attributes).unwrap_or_default();
+        // Djoser's order: validators, retype, uid, token. Similarity to the
+        // user's own attributes is checked only once the token has proved
+        // the caller holds the link; earlier it would let anyone probe a
+        // user's name and address through the validator's messages.
         self.users
-            .validate_password(new, &attrs)
+            .validate_password(new, &UserAttributes::default())
             .map_err(|e| rename_field(e, "new_password"))?;
         check_retype(new, again)?;
-        let Some((user, hash)) = found else {
+        let Some((user, hash)) = self.user_from_uid(uid).await? else {
             return Err(Error::field("uid", messages::INVALID_UID).into());
         };
         if !self.check_token(&user, &hash, token) {
             return Err(Error::field("token", messages::INVALID_TOKEN).into());
         }
+        self.users
+            .validate_password(new, &attributes(&user))
+            .map_err(|e| rename_field(e, "new_password"))?;
         let encoded = self.users.hash(Some(new)).await?;
         let mut tx = self.store.begin().await?;
         tx.set_password_hash(user.id, &encoded).await?;
@@ -642,6 +669,19 @@ impl Accounts {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// How long an e-mail flow (reset, resend) takes at least. A known address
+/// costs a token, a rendered mail and a committed write; an unknown one a
+/// single read. Answering both no sooner than this keeps response times from
+/// telling which addresses are registered.
+const EMAIL_FLOW_FLOOR: std::time::Duration = std::time::Duration::from_millis(150);
+
+async fn level_timing<T>(work: impl std::future::Future<Output = T>) -> T {
+    let started = tokio::time::Instant::now();
+    let result = work.await;
+    tokio::time::sleep_until(started + EMAIL_FLOW_FLOOR).await;
+    result
 }
 
 /// A taken username or e-mail as Djoser's field error (under `field`, or

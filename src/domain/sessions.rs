@@ -18,7 +18,7 @@ use crate::{
         jwt::{Claims, JwtError, JwtKeys, TokenPair, TokenType},
         opaque,
     },
-    store::{Store, Timestamp, Tx},
+    store::{SessionRow, Store, Timestamp, Tx},
 };
 
 /// Why presented credentials were refused, in the words of the layer that
@@ -57,10 +57,17 @@ pub struct Sessions {
     store: Store,
     keys: Arc<JwtKeys>,
     settings: JwtSettings,
+    /// How long a rotated-out refresh token of a login still works.
+    reuse_grace_secs: u64,
 }
 
 impl Sessions {
-    pub fn new(store: Store, secret_key: &str, settings: JwtSettings) -> Sessions {
+    pub fn new(
+        store: Store,
+        secret_key: &str,
+        settings: JwtSettings,
+        reuse_grace_secs: u64,
+    ) -> Sessions {
         let keys = JwtKeys::new(
             secret_key,
             settings.access_token_lifetime as i64,
@@ -71,6 +78,7 @@ impl Sessions {
             store,
             keys: Arc::new(keys),
             settings,
+            reuse_grace_secs,
         }
     }
 
@@ -176,6 +184,20 @@ impl Sessions {
             Ok(u) => u,
             Err(f) => return Ok(Err(f)),
         };
+        if let Some(session) = self.store.find_session_by_jti(&claims.jti).await? {
+            // A login of the Accounts API: its rules hold here too.
+            if let Err(f) = self.check_session(&claims, &user, &session).await? {
+                return Ok(Err(f));
+            }
+            if !self.settings.rotate_refresh_tokens {
+                let (access, _) = self.keys.access_from_refresh(&claims, now());
+                return Ok(Ok((access, None)));
+            }
+            return Ok(self
+                .rotate_in_session(&claims, &user, &session)
+                .await?
+                .map(|pair| (pair.access, Some(pair.refresh))));
+        }
         let (access, _) = self.keys.access_from_refresh(&claims, now());
         if !self.settings.rotate_refresh_tokens {
             return Ok(Ok((access, None)));
@@ -196,6 +218,11 @@ impl Sessions {
         if self.store.is_jti_denied(&claims.jti).await? {
             return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
         }
+        if let Some(session) = self.store.find_session_by_jti(&claims.jti).await?
+            && session.revoked_at.is_some()
+        {
+            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+        }
         Ok(Ok(claims))
     }
 
@@ -207,6 +234,12 @@ impl Sessions {
             Err(e) => return Ok(Err(AuthFailure::Jwt(e))),
         };
         if self.store.is_jti_denied(&verified.jti).await? {
+            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+        }
+        if let Some(session) = self.store.find_session_by_jti(&verified.jti).await?
+            && (session.revoked_at.is_some()
+                || (session.current_jti != verified.jti && !self.within_grace(&session)))
+        {
             return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
         }
         if let (Some(id), Some(iat)) = (verified.user_pk, verified.iat)
@@ -315,11 +348,7 @@ impl Sessions {
     /// replaced stays usable for `grace_secs` (two tabs refreshing at once);
     /// presented later, it is taken for a stolen copy and the whole login
     /// is revoked.
-    pub async fn rotate(
-        &self,
-        refresh: &str,
-        grace_secs: u64,
-    ) -> Result<Result<IssuedPair, AuthFailure>, Error> {
+    pub async fn rotate(&self, refresh: &str) -> Result<Result<IssuedPair, AuthFailure>, Error> {
         let claims = match self.live_refresh(refresh).await? {
             Ok(c) => c,
             Err(f) => return Ok(Err(f)),
@@ -328,29 +357,41 @@ impl Sessions {
             Ok(u) => u,
             Err(f) => return Ok(Err(f)),
         };
-        let session = self.store.find_session_by_jti(&claims.jti).await?;
-        let (new_refresh, new_claims) = self.keys.issue_refresh(user.id, now());
-        let (access, _) = self.keys.access_from_refresh(&new_claims, now());
-        let expires = Timestamp(
-            OffsetDateTime::from_unix_timestamp(new_claims.exp).unwrap_or_else(|_| now()),
-        );
-        let Some(session) = session else {
+        let Some(session) = self.store.find_session_by_jti(&claims.jti).await? else {
             // A refresh token from /auth/jwt/create/: rotate it out.
+            let (refresh, new_claims) = self.keys.issue_refresh(user.id, now());
+            let (access, _) = self.keys.access_from_refresh(&new_claims, now());
             self.deny(&claims).await?;
             return Ok(Ok(IssuedPair {
                 access,
-                refresh: new_refresh,
+                refresh,
                 session_id: None,
             }));
         };
+        if let Err(f) = self.check_session(&claims, &user, &session).await? {
+            return Ok(Err(f));
+        }
+        self.rotate_in_session(&claims, &user, &session).await
+    }
+
+    fn within_grace(&self, session: &SessionRow) -> bool {
+        session
+            .rotated_at
+            .is_some_and(|t| (now() - t.0).whole_seconds() <= self.reuse_grace_secs as i64)
+    }
+
+    /// Refuses a token of a revoked login, and treats a rotated-out token
+    /// presented after the grace window as stolen: the login is revoked.
+    async fn check_session(
+        &self,
+        claims: &Claims,
+        user: &User,
+        session: &SessionRow,
+    ) -> Result<Result<(), AuthFailure>, Error> {
         if session.revoked_at.is_some() {
             return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
         }
-        let reused = session.current_jti != claims.jti;
-        let within_grace = session
-            .rotated_at
-            .is_some_and(|t| (now() - t.0).whole_seconds() <= grace_secs as i64);
-        if reused && !within_grace {
+        if session.current_jti != claims.jti && !self.within_grace(session) {
             tracing::warn!(
                 user_id = user.id,
                 session = session.id,
@@ -359,21 +400,43 @@ impl Sessions {
             self.store
                 .revoke_sessions(user.id, Some(session.id), None)
                 .await?;
-            self.deny(&claims).await?;
+            self.deny(claims).await?;
             return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
         }
+        Ok(Ok(()))
+    }
+
+    /// Moves a login on to a new refresh token. The update only applies to
+    /// the row as it was read, so of two racing refreshes one wins and the
+    /// other is refused; every token leaving the row is denied.
+    async fn rotate_in_session(
+        &self,
+        claims: &Claims,
+        user: &User,
+        session: &SessionRow,
+    ) -> Result<Result<IssuedPair, AuthFailure>, Error> {
+        let (new_refresh, new_claims) = self.keys.issue_refresh(user.id, now());
+        let (access, _) = self.keys.access_from_refresh(&new_claims, now());
+        let expires = Timestamp(
+            OffsetDateTime::from_unix_timestamp(new_claims.exp).unwrap_or_else(|_| now()),
+        );
         if !self
             .store
-            .rotate_session(session.id, &claims.jti, &new_claims.jti, expires)
+            .rotate_session(session.id, &session.current_jti, &new_claims.jti, expires)
             .await?
         {
             return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
         }
-        // The token that falls out of the row (two rotations old) would
-        // otherwise pass for a free-standing one: deny it.
-        if let Some(dropped) = &session.previous_jti {
+        // The row now holds (previous = the current we read, current = new):
+        // the token presented, if it was not that current one, and the old
+        // previous are out.
+        for gone in [Some(&claims.jti), session.previous_jti.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|j| **j != session.current_jti)
+        {
             self.store
-                .deny_jti(dropped, Some(user.id), session.expires_at)
+                .deny_jti(gone, Some(user.id), session.expires_at)
                 .await?;
         }
         Ok(Ok(IssuedPair {

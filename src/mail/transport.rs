@@ -35,12 +35,13 @@ pub fn parse_email_url(raw: &str) -> Result<EmailUrl, String> {
     if raw == "console:" || raw == "console://" {
         return Ok(EmailUrl::Console);
     }
-    let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    let shown = crate::config::redact_url(raw);
+    let url = url::Url::parse(raw).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
     match url.scheme() {
         "file" => {
             let path = url
                 .to_file_path()
-                .map_err(|_| format!("`{raw}` is not a file:///absolute/path URL"))?;
+                .map_err(|_| format!("`{shown}` is not a file:///absolute/path URL"))?;
             Ok(EmailUrl::File(path))
         }
         scheme @ ("smtp" | "smtps") => {
@@ -48,11 +49,12 @@ pub fn parse_email_url(raw: &str) -> Result<EmailUrl, String> {
             let host = url
                 .host_str()
                 .filter(|h| !h.is_empty())
-                .ok_or_else(|| format!("`{raw}` has no host"))?
+                .ok_or_else(|| format!("`{shown}` has no host"))?
                 .to_string();
             let port = url.port().unwrap_or(if implicit_tls { 465 } else { 25 });
-            let decode =
-                |s: &str| percent_decode(s).ok_or_else(|| format!("`{raw}`: bad percent-encoding"));
+            let decode = |s: &str| {
+                percent_decode(s).ok_or_else(|| format!("`{shown}`: bad percent-encoding"))
+            };
             let credentials = if url.username().is_empty() {
                 None
             } else {

@@ -49,3 +49,92 @@ impl Store {
         Ok(row.is_some())
     }
 }
+
+/// Ids bound per statement when reading rows for a requested list.
+const ID_CHUNK: usize = 500;
+
+/// `$first, $first+1, …` for `count` bound values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A group as the grant check sees it: its name and permission ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupGrants {
+    pub id: i32,
+    pub name: String,
+    pub permissions: Vec<i32>,
+}
+
+impl Store {
+    /// Every permission id the user holds, directly or through a group
+    /// (joined directly or through profile roles).
+    pub async fn user_permission_ids(&self, user_id: i32) -> Result<Vec<i32>, StoreError> {
+        let sql = format!(
+            "SELECT permission_id FROM auth_user_user_permissions WHERE user_id = $1 \
+             UNION SELECT permission_id FROM auth_group_permissions WHERE group_id IN ({USER_GROUPS})"
+        );
+        let rows: Vec<(i32,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(user_id)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The existing groups among `ids` with their names and permission ids
+    /// (ids naming no group are left out). Any length: the ids are
+    /// de-duplicated and read in chunks.
+    pub async fn group_grants(&self, ids: &[i32]) -> Result<Vec<GroupGrants>, StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<i32> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        let mut out: Vec<GroupGrants> = Vec::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            let list = placeholders(1, chunk.len());
+            let groups_sql = format!("SELECT id, name FROM auth_group WHERE id IN ({list})");
+            let grants_sql = format!(
+                "SELECT group_id, permission_id FROM auth_group_permissions WHERE group_id IN ({list})"
+            );
+            let groups: Vec<(i32, String)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(groups_sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            let grants: Vec<(i32, i32)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(grants_sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            out.extend(groups.into_iter().map(|(id, name)| {
+                GroupGrants {
+                    id,
+                    name,
+                    permissions: grants
+                        .iter()
+                        .filter(|(g, _)| *g == id)
+                        .map(|(_, p)| *p)
+                        .collect(),
+                }
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Whether the user belongs to group `group_id`, directly or through
+    /// profile roles.
+    pub async fn user_in_group(&self, user_id: i32, group_id: i32) -> Result<bool, StoreError> {
+        let sql = format!("SELECT 1 FROM auth_group WHERE id = $2 AND id IN ({USER_GROUPS})");
+        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(user_id)
+            .bind(group_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.is_some())
+    }
+}

@@ -121,8 +121,10 @@ impl Store {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query(
+            // The bodies carry live reset and activation links: once
+            // delivered they are not kept.
             "UPDATE doorman_outbox SET status = 'sent', attempts = $2, sent_at = $3, \
-             locked_until = NULL, last_error = NULL WHERE id = $1",
+             locked_until = NULL, last_error = NULL, body_text = '', body_html = NULL WHERE id = $1",
         )
         .bind(id)
         .bind(attempts)

@@ -186,24 +186,28 @@ impl Store {
 
     /// Which of these group ids do not exist, in the order given.
     pub async fn missing_groups(&self, ids: &[i32]) -> Result<Vec<i32>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<i32> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        let mut found = std::collections::HashSet::new();
+        // The list comes from a request: de-duplicated and read in chunks,
+        // each statement stays far below either backend's bound-value limit.
+        for chunk in unique.chunks(500) {
+            let sql = format!(
+                "SELECT id FROM auth_group WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<(i32,)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            found.extend(rows.into_iter().map(|(id,)| id));
         }
-        let sql = format!(
-            "SELECT id FROM auth_group WHERE id IN ({})",
-            placeholders(1, ids.len())
-        );
-        let found: Vec<(i32,)> = on_pool!(self, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-            for id in ids {
-                q = q.bind(*id);
-            }
-            q.fetch_all(pool).await
-        })?;
-        Ok(ids
-            .iter()
-            .copied()
-            .filter(|id| !found.iter().any(|(f,)| f == id))
+        Ok(unique
+            .into_iter()
+            .filter(|id| !found.contains(id))
             .collect())
     }
 

@@ -61,13 +61,13 @@ impl Store {
         )
     }
 
-    /// Moves the session from `from` to `to` if `from` is still what the
-    /// row says (current, or previous within the race window); returns
-    /// whether it did, so two racing refreshes cannot both rotate.
+    /// Moves the session on to `to` if its current token is still
+    /// `current` (as read); returns whether it did, so two racing refreshes
+    /// cannot both rotate.
     pub async fn rotate_session(
         &self,
         id: i32,
-        from: &str,
+        current: &str,
         to: &str,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
@@ -75,10 +75,10 @@ impl Store {
         let n = on_pool!(self, pool => sqlx::query(
             "UPDATE doorman_session SET previous_jti = current_jti, current_jti = $3, rotated_at = $4, \
              last_used_at = $4, expires_at = $5 \
-             WHERE id = $1 AND revoked_at IS NULL AND (current_jti = $2 OR previous_jti = $2)",
+             WHERE id = $1 AND revoked_at IS NULL AND current_jti = $2",
         )
         .bind(id)
-        .bind(from)
+        .bind(current)
         .bind(to)
         .bind(now)
         .bind(expires_at)

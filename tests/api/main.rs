@@ -6,6 +6,7 @@ mod support;
 mod acceptance;
 mod accounts_access;
 mod accounts_admin_users;
+mod accounts_escalation;
 mod accounts_profiles;
 mod accounts_roles;
 mod accounts_signin;

@@ -16,8 +16,11 @@ use crate::config::MediaSettings;
 /// Folder under `media.root` that holds profile pictures.
 pub const FOLDER: &str = "profile_pics";
 
-/// Image work allowed at once; the rest wait their turn.
-static DECODERS: Semaphore = Semaphore::const_new(4);
+/// At most this many pictures are decoded at once. The permit moves into
+/// the blocking task, so a request that gives up early does not free a slot
+/// while its decode still runs.
+static DECODERS: std::sync::LazyLock<std::sync::Arc<Semaphore>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(Semaphore::new(4)));
 
 const INVALID: &str =
     "Upload a valid image. The file you uploaded was either not an image or a corrupted image.";
@@ -47,13 +50,17 @@ pub async fn process(upload: Upload, media: &MediaSettings) -> Result<Encoded, S
         ));
     }
     let max_pixels = media.max_pixels;
-    let _permit = DECODERS
-        .acquire()
+    let permit = DECODERS
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| "Image processing is unavailable.".to_string())?;
-    tokio::task::spawn_blocking(move || reencode(&upload, max_pixels))
-        .await
-        .map_err(|_| INVALID.to_string())?
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        reencode(&upload, max_pixels)
+    })
+    .await
+    .map_err(|_| INVALID.to_string())?
 }
 
 /// The format a client declared, by content type, else by file extension.

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     domain::{
-        self,
+        self, access,
         profiles::{self, Profile, UserSummary, UserUpdate},
         users::{EmailAddress, Username},
     },
@@ -152,7 +152,10 @@ fn read_user_update(payload: &Payload) -> UserUpdate {
     update.changes.last_name = f.optional_string_max("last_name", 150);
     if let Some(value) = payload.data.get("groups") {
         match read_ids(value) {
-            Some(ids) => update.groups = Some(ids),
+            Some(ids) if ids.len() > access::MAX_IDS => {
+                f.error("groups", access::too_many_ids_message())
+            }
+            Some(ids) => update.groups = Some(access::dedup(&ids)),
             None => f.error("groups", "Expected a list of group ids."),
         }
     }
@@ -167,11 +170,12 @@ fn read_user_update(payload: &Payload) -> UserUpdate {
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
 async fn put_user(
     state: State<AppState>,
+    caller: Authenticated,
     id: Path<String>,
     headers: HeaderMap,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_user(state, id, headers, payload).await
+    update_user(state, caller, id, headers, payload).await
 }
 
 /// Update a user (partial): names, username, e-mail and groups (ids).
@@ -181,30 +185,52 @@ async fn put_user(
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
 async fn patch_user(
     state: State<AppState>,
+    caller: Authenticated,
     id: Path<String>,
     headers: HeaderMap,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_user(state, id, headers, payload).await
+    update_user(state, caller, id, headers, payload).await
 }
 
 async fn update_user(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     headers: HeaderMap,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
     let store = &state.store;
-    if store
+    let settings = &state.settings.accounts;
+    let Some(target) = store
         .find_user_by_id(id)
         .await
         .map_err(domain::Error::from)?
-        .is_none()
-    {
+    else {
         return Err(ApiError::not_found());
+    };
+    if !access::may_manage_user(store, settings, &caller.user, &target).await? {
+        return Err(denied());
     }
     let mut update = read_user_update(&payload);
+    // Nobody grants (or takes away) a group they could not hold themself.
+    if let Some(groups) = &update.groups {
+        let current: Vec<i32> = store
+            .user_groups(&[id])
+            .await
+            .map_err(domain::Error::from)?
+            .into_iter()
+            .map(|(_, g)| g.id)
+            .collect();
+        let changed = access::changed(&current, groups);
+        if !access::can_grant_groups(store, settings, &caller.user, &changed)
+            .await?
+            .is_empty()
+        {
+            return Err(denied());
+        }
+    }
     let (username, email) = (
         update.changes.username.clone(),
         update.changes.email.clone(),
@@ -223,6 +249,10 @@ async fn update_user(
         &base_url(&state.settings, &headers),
     ))
     .into_response())
+}
+
+fn denied() -> ApiError {
+    ApiError::detail(StatusCode::FORBIDDEN, super::PERMISSION_DENIED)
 }
 
 /// Delete a user with their tokens, sessions, profile and picture. An

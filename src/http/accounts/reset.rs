@@ -1,8 +1,10 @@
 //! Password reset for the Accounts API. `forgot-password/` answers the
 //! same for known and unknown addresses and sends the link by mail (the
 //! original app returned uid and token to anyone, which handed accounts
-//! over); uid and token appear in the answer only for an admin caller or
-//! with `accounts.reset_token_in_response` (development).
+//! over); uid and token appear in the answer only with
+//! `accounts.reset_token_in_response` (development), or for a superuser
+//! caller when the account is neither a superuser nor staff (so an answer
+//! never hands over a privileged account).
 
 use axum::{
     Json,
@@ -15,7 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    domain::{access::is_admin, password::Password},
+    domain::password::Password,
     http::{
         AppState,
         auth::MaybeCaller,
@@ -23,6 +25,7 @@ use crate::{
         error::ApiError,
         input::{Fields, Payload},
     },
+    security::django_tokens::decode_uid,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -37,7 +40,8 @@ const SENT: &str =
 #[derive(Serialize, ToSchema)]
 pub struct ForgotResponse {
     pub detail: String,
-    /// Only for admins, or with `accounts.reset_token_in_response`.
+    /// Only with `accounts.reset_token_in_response`, or for a superuser
+    /// caller and an account that is neither superuser nor staff.
     pub uid: Option<String>,
     pub token: Option<String>,
 }
@@ -56,19 +60,24 @@ async fn forgot_password(
         .forgot_password(&email)
         .await
         .map_err(flow_error)?;
-    let show = state.settings.accounts.reset_token_in_response
-        || match &caller {
-            Some(c) => {
-                is_admin(
-                    &state.store,
-                    &state.settings.accounts,
-                    &c.user,
-                    "auth.change_user",
-                )
-                .await?
+    // Never hand a privileged account's link to anyone: besides the
+    // development setting, only a superuser sees uid and token, and only
+    // for an account that is neither a superuser nor staff.
+    let show = match (&link, &caller) {
+        _ if state.settings.accounts.reset_token_in_response => true,
+        (Some((uid, _)), Some(c)) if c.user.is_active && c.user.is_superuser => {
+            match decode_uid(uid) {
+                Some(target) => state
+                    .store
+                    .find_user_by_id(target)
+                    .await
+                    .map_err(crate::domain::Error::from)?
+                    .is_some_and(|t| !t.is_superuser && !t.is_staff),
+                None => false,
             }
-            None => false,
-        };
+        }
+        _ => false,
+    };
     let mut body = Map::new();
     body.insert("detail".into(), json!(SENT));
     if show && let Some((uid, token)) = link {

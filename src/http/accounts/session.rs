@@ -204,10 +204,9 @@ async fn refresh(State(state): State<AppState>, payload: Payload) -> Result<Resp
     let mut f = Fields::new(&payload);
     let token = f.required_string("refresh");
     f.finish()?;
-    let grace = state.settings.accounts.refresh_reuse_grace_secs;
     let pair = state
         .sessions
-        .rotate(&token.unwrap_or_default(), grace)
+        .rotate(&token.unwrap_or_default())
         .await?
         .map_err(failure)?;
     Ok(Json(PairResponse {

@@ -6,7 +6,7 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, Uri},
+    http::{HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -18,8 +18,8 @@ use super::{
     profile::{ProfileBody, ProfileRequest, base_url, profile_body, read_update},
 };
 use crate::{
-    domain::{self, profiles},
-    http::{AppState, error::ApiError, input::Payload},
+    domain::{self, access, profiles},
+    http::{AppState, auth::Authenticated, error::ApiError, input::Payload},
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -109,11 +109,12 @@ async fn get_user_profile(
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
 async fn put_user_profile(
     state: State<AppState>,
+    caller: Authenticated,
     id: Path<String>,
     headers: HeaderMap,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_profile(state, id, headers, payload).await
+    update_profile(state, caller, id, headers, payload).await
 }
 
 /// Update a user's profile (partial), including its `roles` (group ids).
@@ -124,21 +125,54 @@ async fn put_user_profile(
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
 async fn patch_user_profile(
     state: State<AppState>,
+    caller: Authenticated,
     id: Path<String>,
     headers: HeaderMap,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_profile(state, id, headers, payload).await
+    update_profile(state, caller, id, headers, payload).await
 }
 
 async fn update_profile(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     headers: HeaderMap,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
-    let update = read_update(&payload, true);
+    let mut update = read_update(&payload, true);
+    if let Some(roles) = update.changes.roles.take() {
+        match roles.len() > access::MAX_IDS {
+            true => update
+                .errors
+                .push(("roles".into(), vec![access::too_many_ids_message()])),
+            false => update.changes.roles = Some(access::dedup(&roles)),
+        }
+    }
+    // Nobody grants (or takes away) a role they could not hold themself.
+    if let Some(roles) = &update.changes.roles {
+        let current: Vec<i32> = profiles::get_or_create(&state.store, id)
+            .await?
+            .roles
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        let changed = access::changed(&current, roles);
+        let refused = access::can_grant_groups(
+            &state.store,
+            &state.settings.accounts,
+            &caller.user,
+            &changed,
+        )
+        .await?;
+        if !refused.is_empty() {
+            return Err(ApiError::detail(
+                StatusCode::FORBIDDEN,
+                super::PERMISSION_DENIED,
+            ));
+        }
+    }
     let profile = profiles::update(&state.store, &state.settings.media, id, update).await?;
     Ok(Json(profile_body(profile, &base_url(&state.settings, &headers))).into_response())
 }
