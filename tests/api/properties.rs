@@ -67,6 +67,11 @@ const PATHS: &[&str] = &[
     "/auth/jwt/refresh/",
     "/auth/jwt/verify/",
     "/auth/jwt/blacklist/",
+    "/api/auth/register/",
+    "/api/auth/login/",
+    "/api/auth/token/refresh/",
+    "/api/auth/forgot-password/",
+    "/api/auth/reset-password-confirm/",
 ];
 
 #[test]
@@ -91,6 +96,69 @@ fn no_body_makes_a_public_endpoint_fail_with_5xx() {
         let request = Request::post(path).header("content-type", content_type).body(Body::from(bytes)).unwrap();
         let response = rt.block_on(app.send(request));
         prop_assert!(response.status.as_u16() < 500, "{} {} -> {} {:?}", path, body, response.status, String::from_utf8_lossy(&response.body));
+    });
+}
+
+#[test]
+fn no_profile_update_fails_with_5xx() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let app = rt.block_on(TestApp::with_settings(Backend::Sqlite, move |s| {
+        s.media.root = root
+    }));
+    let token = rt.block_on(async {
+        let body = serde_json::json!({"username": "prop", "password": "a-Sturdy-pass-42"});
+        let r = app
+            .send(
+                Request::post("/auth/users/")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+        let r = app
+            .send(
+                Request::post("/auth/token/login/")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        r.json()["auth_token"].as_str().unwrap().to_string()
+    });
+    let keys = prop::sample::subsequence(
+        vec![
+            "phone",
+            "address",
+            "birth_date",
+            "province",
+            "bio",
+            "roles",
+            "profile_picture",
+            "groups",
+            "username",
+        ],
+        0..6,
+    );
+    let body = (keys, prop::collection::vec(json_value(), 6)).prop_map(|(keys, values)| {
+        Value::Object(keys.into_iter().map(String::from).zip(values).collect())
+    });
+    let config = ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(body in body, put in any::<bool>())| {
+        let request = if put { Request::put("/api/auth/profile/") } else { Request::patch("/api/auth/profile/") };
+        let request = request
+            .header("content-type", "application/json")
+            .header("authorization", format!("Token {token}"))
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = rt.block_on(app.send(request));
+        prop_assert!(response.status.as_u16() < 500, "{} -> {} {:?}", body, response.status, String::from_utf8_lossy(&response.body));
     });
 }
 
