@@ -213,16 +213,31 @@ impl App {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         let store = self.state.store.clone();
         let (stop_worker, worker_stop_rx) = tokio::sync::watch::channel(false);
-        // Pictures orphaned by a crash between file and row: swept once at
-        // start, in the background.
+        // Housekeeping at start and then hourly, in the background:
+        // denylisted refresh tokens past their expiry, and pictures orphaned
+        // by a crash between file and row.
         let sweep_state = self.state.clone();
-        tokio::spawn(async move {
-            let media = &sweep_state.settings.media;
-            let hour = Duration::from_secs(3600);
-            match domain::profiles::pictures::sweep_orphans(&sweep_state.store, media, hour).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "removed orphaned pictures"),
-                Err(e) => tracing::warn!(error = %e, "could not sweep orphaned pictures"),
+        let housekeeping = tokio::spawn(async move {
+            loop {
+                match sweep_state
+                    .store
+                    .purge_denylist(store::Timestamp::now())
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "purged expired denylist entries"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge the JWT denylist"),
+                }
+                let media = &sweep_state.settings.media;
+                let hour = Duration::from_secs(3600);
+                match domain::profiles::pictures::sweep_orphans(&sweep_state.store, media, hour)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed orphaned pictures"),
+                    Err(e) => tracing::warn!(error = %e, "could not sweep orphaned pictures"),
+                }
+                tokio::time::sleep(hour).await;
             }
         });
         let worker = self
@@ -258,6 +273,7 @@ impl App {
         if let Some(worker) = worker {
             let _ = worker.await;
         }
+        housekeeping.abort();
         store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -90,13 +90,14 @@ fn field(errors: &mut FieldErrors, name: &str, message: impl Into<String>) {
     errors.push((name.to_string(), vec![message.into()]));
 }
 
-fn token_user(user: &User, hash: &str) -> (i32, String, Option<OffsetDateTime>, String) {
-    (
-        user.id,
-        hash.to_string(),
-        user.last_login,
-        user.email.clone(),
-    )
+/// What Django's token generator hashes of a user.
+fn token_user<'a>(user: &'a User, hash: &'a str) -> TokenUser<'a> {
+    TokenUser {
+        id: user.id,
+        password_hash: hash,
+        last_login: user.last_login,
+        email: &user.email,
+    }
 }
 
 impl Accounts {
@@ -126,30 +127,13 @@ impl Accounts {
 
     /// The activation/reset token for a user as stored now.
     fn make_token(&self, user: &User, hash: &str) -> String {
-        let (id, hash, last_login, email) = token_user(user, hash);
-        self.tokens.make_token(
-            &TokenUser {
-                id,
-                password_hash: &hash,
-                last_login,
-                email: &email,
-            },
-            OffsetDateTime::now_utc(),
-        )
+        self.tokens
+            .make_token(&token_user(user, hash), OffsetDateTime::now_utc())
     }
 
     fn check_token(&self, user: &User, hash: &str, token: &str) -> bool {
-        let (id, hash, last_login, email) = token_user(user, hash);
-        self.tokens.check_token(
-            &TokenUser {
-                id,
-                password_hash: &hash,
-                last_login,
-                email: &email,
-            },
-            token,
-            OffsetDateTime::now_utc(),
-        )
+        self.tokens
+            .check_token(&token_user(user, hash), token, OffsetDateTime::now_utc())
     }
 
     /// Queues a message for `user` inside `tx`; with `link`, a uid/token

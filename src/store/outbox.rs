@@ -197,16 +197,6 @@ impl Store {
         )
     }
 
-    pub async fn find_mail(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM doorman_outbox WHERE id = $1");
-        Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?,
-        )
-    }
-
     /// Puts failed messages (one, or all with `None`) back in the queue
     /// with a fresh set of attempts. Returns how many.
     pub async fn retry_failed_mail(&self, id: Option<i64>) -> Result<u64, StoreError> {

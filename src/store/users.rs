@@ -4,6 +4,13 @@ use super::{Store, StoreError, Timestamp, Tx, map_unique, on_pool, on_tx};
 use crate::domain::users::{NewUser, User};
 
 #[derive(sqlx::FromRow)]
+struct TokenUserRow {
+    token_id: i32,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+#[derive(sqlx::FromRow)]
 struct UserRow {
     id: i32,
     password: String,
@@ -108,13 +115,9 @@ impl Store {
     }
 
     pub async fn set_password_hash(&self, id: i32, encoded: &str) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("UPDATE auth_user SET password = $1 WHERE id = $2")
-            .bind(encoded)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.set_password_hash(id, encoded).await?;
+        tx.commit().await
     }
 
     /// Replaces the hash only if it is still `old` (a rehash after login must
@@ -169,6 +172,29 @@ pub struct UserChanges {
 }
 
 impl Store {
+    /// The user holding the opaque token with this digest, and the token's id.
+    pub(super) async fn find_user_by_token_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(i32, User)>, StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let columns: Vec<String> = USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{}", c.trim()))
+                .collect();
+            format!(
+                "SELECT t.id AS token_id, {} FROM doorman_token t \
+                 JOIN auth_user u ON u.id = t.user_id WHERE t.digest = $1",
+                columns.join(", ")
+            )
+        });
+        let row: Option<TokenUserRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
+            .bind(digest)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(|r| (r.token_id, r.user.split().0)))
+    }
+
     /// The user and hash by id.
     pub async fn find_credentials_by_id(
         &self,
@@ -232,13 +258,9 @@ impl Store {
     }
 
     pub async fn set_last_login(&self, id: i32, at: Timestamp) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("UPDATE auth_user SET last_login = $1 WHERE id = $2")
-            .bind(at)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.set_last_login(id, at).await?;
+        tx.commit().await
     }
 }
 

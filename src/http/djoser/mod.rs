@@ -172,6 +172,27 @@ pub fn with_fallback(
     (schemas, paths, fallback(router, name, allow, needs_user))
 }
 
+/// Reads `current_password` and checks it against the caller's password
+/// (a field-phase check, so its error joins the body's other field errors).
+pub async fn read_current_password(
+    state: &AppState,
+    user: &User,
+    f: &mut crate::http::input::Fields<'_>,
+) -> Result<(), ApiError> {
+    if let Some(current) = f.required_string("current_password")
+        && !state
+            .accounts
+            .check_current_password(user, &crate::domain::password::Password::new(current))
+            .await?
+    {
+        f.error(
+            "current_password",
+            crate::domain::accounts::messages::INVALID_PASSWORD,
+        );
+    }
+    Ok(())
+}
+
 /// Renders a flow's outcome in Djoser's shapes.
 pub fn flow_error(e: FlowError) -> ApiError {
     match e {

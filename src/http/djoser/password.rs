@@ -6,11 +6,11 @@ use axum::{extract::State, response::Response, routing::post};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, schema, with_fallback,
+    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, read_current_password,
+    schema, with_fallback,
 };
 use crate::{
     domain::{
-        accounts::messages,
         password::Password,
         sessions::{Caller, Via},
     },
@@ -90,15 +90,7 @@ async fn set_password(
     } else {
         None
     };
-    let current = f.required_string("current_password");
-    if let Some(current) = current
-        && !state
-            .accounts
-            .check_current_password(&caller.user, &Password::new(current))
-            .await?
-    {
-        f.error("current_password", messages::INVALID_PASSWORD);
-    }
+    read_current_password(&state, &caller.user, &mut f).await?;
     f.finish()?;
     let new = Password::new(new.unwrap_or_default());
     let again = again.map(Password::new);

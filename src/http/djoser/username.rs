@@ -8,12 +8,12 @@ use axum::{extract::State, response::Response, routing::post};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, schema,
-    users::read_login, with_fallback,
+    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, read_current_password,
+    schema, users::read_login, with_fallback,
 };
 use crate::{
     config::LoginField,
-    domain::{accounts::messages, password::Password},
+    domain::accounts::messages,
     http::{
         AppState,
         auth::{Authenticated, MaybeCaller},
@@ -126,15 +126,7 @@ async fn set_login(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&payload);
-    let current = f.required_string("current_password");
-    if let Some(current) = current
-        && !state
-            .accounts
-            .check_current_password(&caller.user, &Password::new(current))
-            .await?
-    {
-        f.error("current_password", messages::INVALID_PASSWORD);
-    }
+    read_current_password(&state, &caller.user, &mut f).await?;
     let (value, again) =
         read_new_login(&state, &mut f, state.settings.djoser.set_username_retype).await?;
     f.finish()?;

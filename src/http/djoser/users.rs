@@ -12,7 +12,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ALLOW_ACTION, ALLOW_DETAIL, ALLOW_LIST, PERMISSION_DENIED, created_body, extra_fields,
-    fallback, flow_error, no_content, ordered, schema, user_body, with_fallback,
+    fallback, flow_error, no_content, ordered, read_current_password, schema, user_body,
+    with_fallback,
 };
 use crate::{
     config::{LoginField, Settings},
@@ -329,19 +330,8 @@ async fn delete(
     payload: &Payload,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(payload);
-    let current = f.required_string("current_password");
+    read_current_password(state, &caller.user, &mut f).await?;
     f.finish()?;
-    let current = Password::new(current.unwrap_or_default());
-    if !state
-        .accounts
-        .check_current_password(&caller.user, &current)
-        .await?
-    {
-        return Err(ApiError::fields(vec![(
-            "current_password".into(),
-            vec![messages::INVALID_PASSWORD.into()],
-        )]));
-    }
     state
         .accounts
         .delete_user(target.id)
