@@ -251,3 +251,27 @@ async fn a_django_made_database_is_adopted(backend: Backend) {
     );
     assert_eq!(db.scalar("SELECT count(*) FROM auth_permission").await, 24);
 }
+
+mod denylist {
+    //! Denylisted refresh tokens are forgotten once they would have expired.
+    use doorman::store::Timestamp;
+
+    use crate::{on_both_backends, support::TestApp};
+
+    on_both_backends!(expired_denylist_entries_are_purged);
+
+    async fn expired_denylist_entries_are_purged(app: TestApp) {
+        let store = &app.state.store;
+        let now = Timestamp::now();
+        let past = Timestamp(now.0 - time::Duration::hours(1));
+        let future = Timestamp(now.0 + time::Duration::hours(1));
+        store.deny_jti("old", None, past).await.unwrap();
+        store.deny_jti("live", None, future).await.unwrap();
+        assert_eq!(store.purge_denylist(now).await.unwrap(), 1);
+        assert!(!store.is_jti_denied("old").await.unwrap());
+        assert!(
+            store.is_jti_denied("live").await.unwrap(),
+            "still refused until it expires"
+        );
+    }
+}
