@@ -95,6 +95,11 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// SQLite only: how long a writer waits for a lock, in milliseconds.
     pub busy_timeout_ms: u64,
+    /// How long, in milliseconds, a user looked up for JWT authentication
+    /// is kept in memory. Changes made through this process are seen at
+    /// once; changes made elsewhere (another node, another process, Django)
+    /// within this time. 0 turns the cache off.
+    pub user_cache_ttl_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -103,6 +108,7 @@ impl Default for DatabaseSettings {
             url: "sqlite://doorman.db".into(),
             max_connections: 10,
             busy_timeout_ms: 5000,
+            user_cache_ttl_ms: 1000,
         }
     }
 }

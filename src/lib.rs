@@ -145,7 +145,7 @@ pub async fn build_state(
         mailer.clone(),
         settings.clone(),
     );
-    Ok(AppState {
+    Ok(AppState::new(http::Services {
         settings,
         store,
         users,
@@ -154,7 +154,7 @@ pub async fn build_state(
         mailer,
         transport: Arc::new(transport),
         metrics: Arc::new(metrics::Metrics::default()),
-    })
+    }))
 }
 
 /// A built application bound to its listener, ready to run.

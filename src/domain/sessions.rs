@@ -137,29 +137,23 @@ impl Sessions {
         let Some(id) = claims.user_pk() else {
             return Ok(Err(AuthFailure::UserNotFound));
         };
-        let Some(user) = self.store.find_user_by_id(id).await? else {
+        let Some((user, cutoff)) = self.store.find_user_with_cutoff(id).await? else {
             return Ok(Err(AuthFailure::UserNotFound));
         };
         if !user.is_active {
             return Ok(Err(AuthFailure::UserInactive));
         }
-        if self.retired(claims, user.id).await? {
+        if cutoff.is_some_and(|c| issued_before(&claims.jti, claims.iat, c)) {
             return Ok(Err(AuthFailure::Jwt(JwtError::Invalid)));
         }
         Ok(Ok(user))
-    }
-
-    /// Whether a token was issued before its user's `tokens_valid_after`.
-    async fn retired(&self, claims: &Claims, user_id: i32) -> Result<bool, Error> {
-        self.issued_before_cutoff(&claims.jti, claims.iat, user_id)
-            .await
     }
 
     async fn issued_before_cutoff(&self, jti: &str, iat: i64, user_id: i32) -> Result<bool, Error> {
         let Some(cutoff) = self.store.tokens_valid_after(user_id).await? else {
             return Ok(false);
         };
-        Ok(issued_at_ms(jti, iat) < unix_ms(cutoff.0))
+        Ok(issued_before(jti, iat, cutoff))
     }
 
     /// `jwt/create/`: a refresh and an access token.
@@ -288,6 +282,11 @@ fn now() -> OffsetDateTime {
 
 fn unix_ms(t: OffsetDateTime) -> i128 {
     t.unix_timestamp_nanos() / 1_000_000
+}
+
+/// Whether a token (by its `jti` and `iat`) predates a user's cut-off.
+fn issued_before(jti: &str, iat: i64, cutoff: Timestamp) -> bool {
+    issued_at_ms(jti, iat) < unix_ms(cutoff.0)
 }
 
 /// Milliseconds since the epoch when the token was issued: from a UUIDv7

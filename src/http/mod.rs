@@ -37,8 +37,30 @@ use crate::{
 };
 
 /// What handlers share: read-only settings and the services built from them.
+/// axum clones the state for every request (and every extractor that asks
+/// for it), so it is one `Arc`: a clone is a reference-count increment, not a
+/// copy of the services' settings, validators and templates (a profile of
+/// `GET /auth/users/me/` showed those deep copies as its largest cost).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind `AppState`.
+#[derive(Clone)]
+pub struct Services {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub users: Users,

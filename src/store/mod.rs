@@ -13,9 +13,10 @@ mod roles;
 mod sessions;
 mod timestamp;
 mod tokens;
+mod user_cache;
 mod users;
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     PgPool, SqlitePool,
@@ -27,6 +28,7 @@ use sqlx::{
 pub use outbox::{NewMail, OutboxRow};
 pub use sessions::SessionRow;
 pub use timestamp::{Timestamp, timestamp_text};
+use user_cache::UserCache;
 pub use users::UserChanges;
 
 use crate::config::DatabaseSettings;
@@ -67,6 +69,10 @@ pub(crate) use on_tx;
 /// e-mail it causes) land together or not at all.
 pub struct Tx {
     inner: TxInner,
+    cache: Arc<UserCache>,
+    /// A statement wrote `auth_user` or `doorman_user_security`: the user
+    /// cache is invalidated once the commit has landed.
+    touches_users: bool,
 }
 
 pub(crate) enum TxInner {
@@ -80,7 +86,15 @@ impl Tx {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,
         }
+        if self.touches_users {
+            self.cache.invalidate();
+        }
         Ok(())
+    }
+
+    /// Marks this transaction as changing what the user cache holds.
+    fn touch_users(&mut self) {
+        self.touches_users = true;
     }
 }
 
@@ -112,6 +126,8 @@ pub(crate) enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Users as JWT authentication needs them (see `user_cache`).
+    user_cache: Arc<UserCache>,
     /// SQLite file whose neighbour `<file>.migrate-lock` serialises
     /// migrations across processes (PostgreSQL uses an advisory lock).
     sqlite_file: Option<std::path::PathBuf>,
@@ -122,6 +138,7 @@ impl Store {
     /// and run in WAL mode with foreign keys enforced.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
         let url = settings.url.as_str();
+        let cache_ttl = Duration::from_millis(settings.user_cache_ttl_ms);
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -144,6 +161,7 @@ impl Store {
                 .await?;
             Ok(Store {
                 pool: Pool::Sqlite(pool),
+                user_cache: Arc::new(UserCache::new(cache_ttl)),
                 sqlite_file,
             })
         } else {
@@ -155,6 +173,7 @@ impl Store {
                 .await?;
             Ok(Store {
                 pool: Pool::Postgres(pool),
+                user_cache: Arc::new(UserCache::new(cache_ttl)),
                 sqlite_file: None,
             })
         }
@@ -213,7 +232,11 @@ impl Store {
             Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            cache: Arc::clone(&self.user_cache),
+            touches_users: false,
+        })
     }
 
     /// A round trip to the database (readiness).

@@ -47,6 +47,7 @@ impl Tx {
         user_id: i32,
         at: Timestamp,
     ) -> Result<(), StoreError> {
+        self.touch_users();
         on_tx!(self, conn => sqlx::query(
             "INSERT INTO doorman_user_security (user_id, tokens_valid_after) VALUES ($1, $2) \
              ON CONFLICT (user_id) DO UPDATE SET tokens_valid_after = excluded.tokens_valid_after",

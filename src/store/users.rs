@@ -11,6 +11,13 @@ struct TokenUserRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct CutoffUserRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    tokens_valid_after: Option<Timestamp>,
+}
+
+#[derive(sqlx::FromRow)]
 struct UserRow {
     id: i32,
     password: String,
@@ -103,6 +110,31 @@ impl Store {
         Ok(row.map(|r| r.split().0))
     }
 
+    /// The user with this id and their `tokens_valid_after` cut-off, in one
+    /// round trip, or from the user cache: this runs on every
+    /// JWT-authenticated request.
+    pub async fn find_user_with_cutoff(
+        &self,
+        id: i32,
+    ) -> Result<Option<(User, Option<Timestamp>)>, StoreError> {
+        if let Some(hit) = self.user_cache.get(id) {
+            return Ok(Some(hit));
+        }
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, s.tokens_valid_after FROM auth_user \
+             LEFT JOIN doorman_user_security s ON s.user_id = auth_user.id \
+             WHERE auth_user.id = $1"
+        ));
+        let generation = self.user_cache.generation();
+        let row: Option<CutoffUserRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        let found = row.map(|r| (r.user.split().0, r.tokens_valid_after));
+        if let Some((user, cutoff)) = &found {
+            self.user_cache.put(generation, user, *cutoff);
+        }
+        Ok(found)
+    }
+
     /// The encoded password hash as stored (tests and diagnostics).
     pub async fn password_hash(&self, id: i32) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(
@@ -137,6 +169,9 @@ impl Store {
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
+        // The cache holds no hashes; invalidating keeps the rule simple:
+        // every write to auth_user does it.
+        self.user_cache.invalidate();
         Ok(done == 1)
     }
 
@@ -268,6 +303,7 @@ impl Tx {
     /// Applies `changes` to user `id`; a taken username or e-mail becomes
     /// `StoreError::Conflict`.
     pub async fn update_user(&mut self, id: i32, changes: &UserChanges) -> Result<(), StoreError> {
+        self.touch_users();
         on_tx!(self, conn => sqlx::query(
             "UPDATE auth_user SET username = COALESCE($2, username), email = COALESCE($3, email), \
              first_name = COALESCE($4, first_name), last_name = COALESCE($5, last_name), \
@@ -287,6 +323,7 @@ impl Tx {
     }
 
     pub async fn set_password_hash(&mut self, id: i32, encoded: &str) -> Result<(), StoreError> {
+        self.touch_users();
         on_tx!(self, conn => sqlx::query("UPDATE auth_user SET password = $1 WHERE id = $2")
             .bind(encoded)
             .bind(id)
@@ -297,6 +334,7 @@ impl Tx {
     }
 
     pub async fn set_last_login(&mut self, id: i32, at: Timestamp) -> Result<(), StoreError> {
+        self.touch_users();
         on_tx!(self, conn => sqlx::query("UPDATE auth_user SET last_login = $1 WHERE id = $2")
             .bind(at)
             .bind(id)
@@ -334,6 +372,7 @@ impl Tx {
     /// have no ON DELETE action, so their rows go first; doorman's own
     /// tables cascade.
     pub async fn delete_user(&mut self, id: i32) -> Result<bool, StoreError> {
+        self.touch_users();
         for sql in [
             "DELETE FROM auth_user_groups WHERE user_id = $1",
             "DELETE FROM auth_user_user_permissions WHERE user_id = $1",

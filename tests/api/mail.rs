@@ -177,9 +177,10 @@ async fn two_workers_share_a_queue_without_sending_twice(app: TestApp) {
     let ids = queue(&app, 200).await;
     // A second "node": its own pool on the same database.
     let other_store = Store::connect(&app.db.database_settings()).await.unwrap();
-    let mut other_state = app.state.clone();
-    other_state.store = other_store;
-    other_state.metrics = Arc::default();
+    let mut services = (*app.state).clone();
+    services.store = other_store;
+    services.metrics = Arc::default();
+    let other_state = doorman::http::AppState::new(services);
     let (stop, stop_rx) = watch::channel(false);
     let a = tokio::spawn(doorman::mail_worker(&app.state).run(stop_rx.clone()));
     let b = tokio::spawn(doorman::mail_worker(&other_state).run(stop_rx));

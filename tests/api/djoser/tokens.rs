@@ -19,6 +19,8 @@ on_both_backends!(
     token_logout_revokes_only_the_presented_token,
     logout_all_revokes_every_token_and_jwt,
     token_logout_with_a_jwt_deletes_every_opaque_token,
+    jwt_users_are_cached_and_writes_here_clear_the_cache,
+    without_the_cache_an_outside_write_is_seen_at_once,
 );
 
 // ---------------------------------------------------------------------------
@@ -254,4 +256,67 @@ async fn token_logout_with_a_jwt_deletes_every_opaque_token(app: TestApp) {
     assert_eq!(me_status(&app, &a).await, StatusCode::UNAUTHORIZED);
     assert_eq!(me_status(&app, &b).await, StatusCode::UNAUTHORIZED);
     assert_eq!(token_rows(&app, id).await, 0);
+}
+
+// ---------------------------------------------------------------------------
+// The user cache behind JWT authentication (database.user_cache_ttl_ms)
+// ---------------------------------------------------------------------------
+
+async fn jwt_users_are_cached_and_writes_here_clear_the_cache(app: TestApp) {
+    // A long lifetime, so that what is cached is still fresh when checked.
+    let app =
+        TestApp::with_settings(app.db.backend, |s| s.database.user_cache_ttl_ms = 600_000).await;
+    register(&app, "ann").await;
+    let (_, access) = login_jwt(&app, "ann", PW).await;
+    let auth = bearer(&access);
+    assert_eq!(me_status(&app, &auth).await, StatusCode::OK);
+
+    // A write by someone else (Django, another node) is not seen while the
+    // entry is fresh: that is the documented bound.
+    set_flag(&app, "ann", "is_active", false).await;
+    assert_eq!(me_status(&app, &auth).await, StatusCode::OK);
+
+    // A write through doorman clears the cache at once, so the next request
+    // reads the row again and sees both changes.
+    let r = call(
+        &app,
+        Method::PATCH,
+        "/auth/users/me/",
+        Some(&auth),
+        Some(json!({"email": "ann.new@example.com"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let r = get_as(&app, &auth, "/auth/users/me/").await;
+    assert_401(
+        &r,
+        json!({"detail": "User is inactive", "code": "user_inactive"}),
+    );
+
+    // Revocation through doorman is immediate even with a fresh entry.
+    register(&app, "bob").await;
+    let bob = token(&login_token(&app, "bob", PW).await);
+    let (_, bob_access) = login_jwt(&app, "bob", PW).await;
+    let bob_jwt = bearer(&bob_access);
+    assert_eq!(me_status(&app, &bob_jwt).await, StatusCode::OK);
+    let r = call(
+        &app,
+        Method::POST,
+        "/auth/token/logout_all/",
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_no_content(&r);
+    assert_eq!(me_status(&app, &bob_jwt).await, StatusCode::UNAUTHORIZED);
+}
+
+async fn without_the_cache_an_outside_write_is_seen_at_once(app: TestApp) {
+    let app = TestApp::with_settings(app.db.backend, |s| s.database.user_cache_ttl_ms = 0).await;
+    register(&app, "ann").await;
+    let (_, access) = login_jwt(&app, "ann", PW).await;
+    let auth = bearer(&access);
+    assert_eq!(me_status(&app, &auth).await, StatusCode::OK);
+    set_flag(&app, "ann", "is_active", false).await;
+    assert_eq!(me_status(&app, &auth).await, StatusCode::UNAUTHORIZED);
 }

@@ -1,0 +1,167 @@
+//! What a JWT-authenticated request needs of its user (the row and the
+//! `tokens_valid_after` cut-off), kept in memory for a short time.
+//!
+//! Every JWT request used to pay a database round trip for this; a profile
+//! of `GET /auth/users/me/` showed that round trip (and the thread hand-offs
+//! of the SQLite driver behind it) as the largest cost after the socket
+//! writes. The cache keeps the answer exact for writes made by this process
+//! and bounds staleness for everything else:
+//!
+//! - every transaction that writes `auth_user` or `doorman_user_security`
+//!   invalidates the whole cache *after* it commits (a global generation
+//!   counter, so an answer read before the commit can never be stored
+//!   after it: `put` only stores what was read under the current
+//!   generation);
+//! - an entry lives at most `ttl`, which bounds how long a change made
+//!   elsewhere — another node, `doorman changepassword` in another process,
+//!   Django writing the same tables — takes to be seen. `ttl` 0 turns the
+//!   cache off.
+//!
+//! Invalidation is global rather than per user: writes to these tables are
+//! rare next to authenticated reads (a login updates `last_login`), and one
+//! counter is simple to get right. No crate was used: the policy (generation
+//! check on insert) is the point, and the map is a few lines.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use super::Timestamp;
+use crate::domain::users::User;
+
+/// Above this many entries the cache starts over (each is a few hundred
+/// bytes, so this bounds it to a few tens of MiB).
+const CAPACITY: usize = 100_000;
+
+struct Entry {
+    generation: u64,
+    stored: Instant,
+    user: User,
+    cutoff: Option<Timestamp>,
+}
+
+pub struct UserCache {
+    ttl: Duration,
+    generation: AtomicU64,
+    entries: Mutex<HashMap<i32, Entry>>,
+}
+
+impl UserCache {
+    pub fn new(ttl: Duration) -> UserCache {
+        UserCache {
+            ttl,
+            generation: AtomicU64::new(0),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    /// Read before querying the database; pass it to `put`.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn get(&self, id: i32) -> Option<(User, Option<Timestamp>)> {
+        if !self.enabled() {
+            return None;
+        }
+        let generation = self.generation();
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(&id)?;
+        (entry.generation == generation && entry.stored.elapsed() < self.ttl)
+            .then(|| (entry.user.clone(), entry.cutoff))
+    }
+
+    /// Stores what was read from the database, unless a write committed
+    /// since `generation` was taken (the answer may predate it).
+    pub fn put(&self, generation: u64, user: &User, cutoff: Option<Timestamp>) {
+        if !self.enabled() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != generation {
+            return;
+        }
+        if entries.len() >= CAPACITY {
+            entries.clear();
+        }
+        entries.insert(
+            user.id,
+            Entry {
+                generation,
+                stored: Instant::now(),
+                user: user.clone(),
+                cutoff,
+            },
+        );
+    }
+
+    /// Forgets everything; called after a commit that changed users.
+    pub fn invalidate(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i32, name: &str) -> User {
+        User {
+            id,
+            username: name.into(),
+            email: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            last_login: None,
+            date_joined: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn hit_until_invalidated() {
+        let cache = UserCache::new(Duration::from_secs(60));
+        let g = cache.generation();
+        cache.put(g, &user(1, "a"), None);
+        assert_eq!(cache.get(1).unwrap().0.username, "a");
+        cache.invalidate();
+        assert!(cache.get(1).is_none());
+    }
+
+    #[test]
+    fn an_answer_read_before_a_commit_is_not_stored_after_it() {
+        let cache = UserCache::new(Duration::from_secs(60));
+        let g = cache.generation();
+        cache.invalidate(); // a write committed while the read was in flight
+        cache.put(g, &user(1, "stale"), None);
+        assert!(cache.get(1).is_none());
+    }
+
+    #[test]
+    fn entries_expire() {
+        let cache = UserCache::new(Duration::from_millis(1));
+        cache.put(cache.generation(), &user(1, "a"), None);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(cache.get(1).is_none());
+    }
+
+    #[test]
+    fn zero_ttl_is_off() {
+        let cache = UserCache::new(Duration::ZERO);
+        cache.put(cache.generation(), &user(1, "a"), None);
+        assert!(cache.get(1).is_none());
+    }
+}
