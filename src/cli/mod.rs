@@ -62,6 +62,14 @@ pub enum Command {
     /// Manage provinces (import from CSV).
     #[command(subcommand)]
     Provinces(provinces::ProvincesCommand),
+    /// Time password hashes with the configured Argon2id parameters and
+    /// print JSON (for bench/: the hash-bound limit of logins per second).
+    #[command(hide = true)]
+    HashTiming {
+        /// Hashes to time (after one warm-up hash).
+        #[arg(long, default_value_t = 10)]
+        count: u32,
+    },
 }
 
 /// Loads the settings, applying `--dev`.
@@ -92,6 +100,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", crate::http::openapi_json(&settings));
         return Ok(());
     }
+    if let Command::HashTiming { count } = cli.command {
+        println!("{}", hash_timing(&settings, count.max(1)));
+        return Ok(());
+    }
     init_logging(&settings);
     match cli.command {
         Command::Serve { no_migrate } => {
@@ -119,8 +131,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => check::run(settings).await,
         Command::Mail(command) => mail::run(settings, command).await,
         Command::Provinces(command) => provinces::run(settings, command).await,
-        Command::Openapi => Ok(()),
+        Command::Openapi | Command::HashTiming { .. } => Ok(()),
     }
+}
+
+/// Times `count` Argon2id hashes, one after another on this thread, as a
+/// login computes them (same parameters, same code path).
+fn hash_timing(settings: &Settings, count: u32) -> serde_json::Value {
+    use crate::security::hashers;
+    let params = settings.security.effective_argon2();
+    let _ = hashers::make_password("warm-up password", &params);
+    let started = std::time::Instant::now();
+    for i in 0..count {
+        let _ = hashers::make_password(&format!("timing password {i}"), &params);
+    }
+    let per_hash = started.elapsed().as_secs_f64() * 1000.0 / f64::from(count);
+    serde_json::json!({
+        "ms_per_hash": per_hash,
+        "count": count,
+        "memory_kib": params.memory_kib,
+        "iterations": params.iterations,
+        "parallelism": params.parallelism,
+    })
 }
 
 /// Reads a password from the terminal without echo; falls back to a line of
