@@ -267,20 +267,32 @@ def wait_idle(server, limit=180):
     return time.monotonic() - t0
 
 
-def run_wrk(server, base, scenario, args):
-    name, method, path, body_kind, cred = scenario
-    drained = wait_idle(server)
-    if drained > 2:
-        log(f"  waited {drained:.0f}s for {server.name} to finish earlier requests")
+def wrk_command(base, scenario, args, connections=None, duration=None, extra_env=None):
+    """The wrk argv and environment for one scenario."""
+    _name, method, path, body_kind, cred = scenario
     env = dict(os.environ)
     env.update(BENCH_METHOD=method, BENCH_AUTH=credential(base, cred), BENCH_PASSWORD=PASSWORD,
                BENCH_TAG="".join(random.choices(string.ascii_lowercase, k=6)),
+               BENCH_THREADS=str(args.threads),
                BENCH_REGISTER="1" if body_kind == "register" else "0",
                BENCH_BODY=json.dumps({"username": USER, "password": PASSWORD})
                if body_kind == "login" else "")
-    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-            f"--timeout={args.timeout}s", "--latency", "-s", os.path.join(BENCH, "wrk.lua"),
-            base + path]
+    env.update(extra_env or {})
+    argv = ["wrk", f"-t{args.threads}", f"-c{connections or args.connections}",
+            f"-d{duration or args.duration}s", f"--timeout={args.timeout}s", "--latency",
+            "-s", os.path.join(BENCH, "wrk.lua"), base + path]
+    return argv, env
+
+
+def run_wrk(server, base, scenario, args, connections=None, extra_env=None, label=None,
+            idle_first=True):
+    name, method, path, _body_kind, _cred = scenario
+    if idle_first:
+        drained = wait_idle(server)
+        if drained > 2:
+            log(f"  waited {drained:.0f}s for {server.name} to finish earlier requests")
+    argv, env = wrk_command(base, scenario, args, connections, extra_env=extra_env)
+    name = label or name
     pids = server.pids()
     idle_rss = proc_rss_kib(pids)
     samples = []
@@ -311,12 +323,92 @@ def run_wrk(server, base, scenario, args):
         server_cpu_pct=round(100.0 * ticks / CLK_TCK / wall, 1),
         wrk_cpu_pct=round(100.0 * ((c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)) / wall, 1),
         server_processes=len(server.pids()),
+        connections=connections or args.connections,
         wrk_output=out.stdout,
     )
     errs = r["non_2xx"] + sum(r["socket_errors"].values())
     log(f"  {name:12s} {r['rps'] or 0:10.1f} req/s  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  "
         f"errors {errs}  rss {r['rss_peak_mib']} MiB  cpu {r['server_cpu_pct']}%")
     return r
+
+
+def run_during_logins(server, base, args):
+    """`users/me/` with a JWT while `jwt/create/` is saturated by a second wrk:
+    does hashing starve the requests that need no hash?"""
+    wait_idle(server)
+    login = ("jwt_create", "POST", "/auth/jwt/create/", "login", None)
+    argv, env = wrk_command(base, login, args, connections=16, duration=args.duration + 6)
+    background = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+    try:
+        time.sleep(3)  # let the login queue fill
+        r = run_wrk(server, base, SCENARIOS[0], args, label="me_jwt_during_logins",
+                    idle_first=False)
+    finally:
+        out, _ = background.communicate(timeout=args.duration + 60)
+    logins = parse_wrk(out)
+    r["background_login_rps"] = logins["rps"]
+    log(f"  (jwt_create in parallel, 16 connections: {logins['rps']} req/s)")
+    return r
+
+
+def run_pbkdf2_logins(server, base, args, kind, where):
+    """Logins of users whose stored hash is Django's default (PBKDF2-SHA256,
+    1,000,000 iterations), each user once: doorman verifies it, then rehashes
+    to Argon2id, as a deployment taken over from Django does."""
+    last = args.users
+    if last < 200:
+        return None
+    seed.set_hash(kind, where, seed.django_pbkdf2(PASSWORD), 101, last)
+    sc = ("jwt_create_pbkdf2", "POST", "/auth/jwt/create/", "rotate", None)
+    return run_wrk(server, base, sc, args, extra_env={"BENCH_ROTATE": f"101:{last - 100}"})
+
+
+def measure_startup(db_url, tmp, runs=5):
+    """Milliseconds from starting `doorman serve` on an existing database until
+    /readyz answers 200 (polled every millisecond)."""
+    times = []
+    for i in range(runs):
+        port = free_port()
+        env = dict(os.environ, DOORMAN_SECURITY__SECRET_KEY=SECRET,
+                   DOORMAN_SERVER__LISTEN=f"127.0.0.1:{port}", DOORMAN_DATABASE__URL=db_url)
+        t0 = time.monotonic()
+        srv = Server(f"startup-{i}", [os.path.join(TARGET, "release", "doorman"), "serve"], env,
+                     tmp, os.path.join(tmp, f"startup-{i}.log"))
+        try:
+            while time.monotonic() - t0 < 30:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                        c.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        if c.recv(64).startswith(b"HTTP/1.1 200"):
+                            times.append((time.monotonic() - t0) * 1000)
+                            break
+                except OSError:
+                    time.sleep(0.001)
+        finally:
+            srv.stop()
+    times.sort()
+    return {"runs": len(times), "median_ms": round(times[len(times) // 2], 1) if times else None,
+            "min_ms": round(times[0], 1) if times else None,
+            "max_ms": round(times[-1], 1) if times else None}
+
+
+def hash_timing():
+    env = dict(os.environ, DOORMAN_SECURITY__SECRET_KEY=SECRET)
+    out = subprocess.run([os.path.join(TARGET, "release", "doorman"), "hash-timing", "--count", "10"],
+                         env=env, capture_output=True, text=True, check=True)
+    t = json.loads(out.stdout)
+    t["cores"] = os.cpu_count()
+    t["limit_rps"] = round(t["cores"] * 1000.0 / t["ms_per_hash"], 1)
+    log(f"one Argon2id hash: {t['ms_per_hash']:.1f} ms -> hash-bound limit {t['limit_rps']} logins/s")
+    return t
+
+
+def big_label(n):
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+BIG_SCENARIOS = ("me_jwt", "profile", "jwt_create", "admin_users")
 
 
 # ---------------------------------------------------------------- systems
@@ -399,17 +491,47 @@ def run_system(system, args, tmp):
                                      None if backend == "sqlite" else where, args.workers)
             scenarios = [s for s in SCENARIOS if s[0] not in ACCOUNTS_API]
         hasher = seed_system(base, backend if backend == "sqlite" else "postgres", where, args.users)
+    def wanted(name):
+        return not args.only or name in args.only
+
+    startup = None
     try:
         results = []
         for sc in scenarios:
-            if args.only and sc[0] not in args.only:
-                continue
-            results.append(run_wrk(srv, base, sc, args))
+            if wanted(sc[0]):
+                results.append(run_wrk(srv, base, sc, args))
+        if kind == "djoser" and wanted("me_jwt"):
+            # Djoser at other concurrencies, to compare with its best.
+            for c in sorted({args.workers, 16} - {args.connections}):
+                results.append(run_wrk(srv, base, SCENARIOS[0], args, connections=c,
+                                       label=f"me_jwt_c{c}"))
+        if kind != "bare" and wanted("me_jwt_during_logins"):
+            results.append(run_during_logins(srv, base, args))
+        if kind == "doorman" and wanted("jwt_create_pbkdf2"):
+            r = run_pbkdf2_logins(srv, base, args, backend if backend == "sqlite" else "postgres",
+                                  where)
+            if r:
+                results.append(r)
+        if kind == "doorman" and args.big_users > args.users:
+            t = time.monotonic()
+            (seed.seed_sqlite if backend == "sqlite" else seed.seed_postgres)(
+                where, seed.read_hash(backend, where, USER), args.big_users,
+                first=args.users + 1, admin=False)
+            log(f"  seeded up to {args.big_users} users in {time.monotonic() - t:.1f}s")
+            for sc in scenarios:
+                if sc[0] in BIG_SCENARIOS and wanted(sc[0]):
+                    r = run_wrk(srv, base, sc, args,
+                                label=f"{sc[0]}@{big_label(args.big_users)}")
+                    r["users"] = args.big_users
+                    results.append(r)
     finally:
         srv.stop()
+        if backend == "sqlite" and kind == "doorman" and args.startup_runs:
+            startup = measure_startup(f"sqlite://{where}", tmp, args.startup_runs)
+            log(f"  start to ready on the existing database: {startup}")
         if backend == "postgres":
             drop_pg(where)
-    return {"system": system, "hasher": hasher, "results": results}
+    return {"system": system, "hasher": hasher, "results": results, "startup": startup}
 
 
 # ---------------------------------------------------------------- report
@@ -462,6 +584,74 @@ def markdown(report):
     return "\n".join(lines)
 
 
+def goals(report):
+    """Issue 7's targets, checked against this run's figures."""
+    rows = {(s["system"], r["scenario"]): r for s in report["systems"] for r in s["results"]}
+    out = []
+
+    def rps(system, scenario):
+        r = rows.get((system, scenario))
+        return r["rps"] if r and r["rps"] else None
+
+    bare = rps("bare", "bare_get")
+    djoser_me = [r for (sy, sc), r in rows.items()
+                 if sy.startswith("djoser") and (sc == "me_jwt" or sc.startswith("me_jwt_c")) and r["rps"]]
+    best = max(djoser_me, key=lambda r: r["rps"]) if djoser_me else None
+    for system in ("doorman-sqlite", "doorman-postgres"):
+        me = rows.get((system, "me_jwt"))
+        if not me or not me["rps"]:
+            continue
+        parts = [f"{system} me_jwt {me['rps']:,.0f} req/s, p99 {fmt(me['p99_ms'], 2)} ms"]
+        if best:
+            parts.append(f"{me['rps'] / best['rps']:.0f}× Djoser's best ({best['rps']:,.0f} req/s at "
+                         f"{best.get('connections', '?')} connections; goal ≥ 100×)")
+            if me["p99_ms"] and best["p99_ms"]:
+                parts.append(f"p99 1/{best['p99_ms'] / me['p99_ms']:.0f} of Djoser's (goal ≤ 1/20)")
+        if bare:
+            parts.append(f"{100 * me['rps'] / bare:.0f}% of bare (goal ≥ 60%)")
+        out.append("; ".join(parts))
+        djoser_rss = [r["rss_peak_mib"] for (sy, sc), r in rows.items()
+                      if sy == system.replace("doorman", "djoser") and sc == "me_jwt"]
+        if djoser_rss and me["rss_peak_mib"]:
+            out.append(f"{system} RSS under me_jwt load {me['rss_peak_mib']} MiB vs gunicorn's "
+                       f"{djoser_rss[0]} MiB: 1/{djoser_rss[0] / me['rss_peak_mib']:.1f} (goal ≤ 1/10)")
+    t = report.get("hash_timing")
+    if t:
+        for system in ("doorman-sqlite", "doorman-postgres"):
+            v = rps(system, "jwt_create")
+            if v:
+                out.append(f"{system} jwt_create {v:.1f} req/s = {100 * v / t['limit_rps']:.0f}% of the "
+                           f"hash-bound limit {t['limit_rps']} ({t['cores']} cores ÷ {t['ms_per_hash']:.1f} ms "
+                           f"per Argon2id hash, m={t['memory_kib']} KiB t={t['iterations']} p={t['parallelism']}; "
+                           "goal ≥ 90%)")
+    for system in ("doorman-sqlite", "doorman-postgres"):
+        v = rps(system, "jwt_create_pbkdf2")
+        dj = [rps(s, "jwt_create") for s in ("djoser-sqlite", "djoser-postgres")]
+        dj = [x for x in dj if x]
+        if v and dj:
+            out.append(f"{system} login with an imported PBKDF2 (1,000,000 iterations) hash, then rehash: "
+                       f"{v:.2f} req/s vs Djoser's jwt_create (same hash) {max(dj):.2f} req/s")
+        during = rows.get((system, "me_jwt_during_logins"))
+        if during and during["p99_ms"] is not None:
+            out.append(f"{system} me_jwt while jwt_create is saturated: p99 {fmt(during['p99_ms'], 2)} ms "
+                       f"({during['rps']:,.0f} req/s; goal p99 < 10 ms)")
+        for name in BIG_SCENARIOS:
+            small = rows.get((system, name))
+            big = next((r for (sy, sc), r in rows.items() if sy == system and sc.startswith(name + "@")), None)
+            if small and big and small["p50_ms"] and big["p50_ms"]:
+                out.append(f"{system} {name} with {big['users']:,} users: p50 {fmt(big['p50_ms'], 2)} ms, "
+                           f"{big['rps']:,.0f} req/s vs {fmt(small['p50_ms'], 2)} ms, {small['rps']:,.0f} req/s "
+                           f"with {report['settings']['users']:,} ({100 * (big['p50_ms'] / small['p50_ms'] - 1):+.0f}% "
+                           "p50; goal within 20%)")
+    for s in report["systems"]:
+        if s.get("startup"):
+            st = s["startup"]
+            out.append(f"{s['system']} start to ready (/readyz 200) on its existing database: median "
+                       f"{st['median_ms']} ms over {st['runs']} starts (min {st['min_ms']}, max {st['max_ms']}; "
+                       "goal < 100 ms)")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description="doorman benchmarks (see bench/README.md)")
     ap.add_argument("--quick", action="store_true", help="5 s per scenario instead of 10 s")
@@ -476,6 +666,11 @@ def main():
                     help="comma-separated subset of bare, doorman-sqlite, doorman-postgres, "
                          "djoser-sqlite, djoser-postgres")
     ap.add_argument("--only", help="comma-separated scenario names to run")
+    ap.add_argument("--big-users", type=int, default=1_000_000,
+                    help="after the first round, seed doorman up to this many users and run "
+                         f"{', '.join(BIG_SCENARIOS)} again (0: skip)")
+    ap.add_argument("--startup-runs", type=int, default=5,
+                    help="times doorman is restarted on its SQLite database to time start-up")
     ap.add_argument("--out", default=os.path.join(BENCH, "results"))
     ap.add_argument("--command", default=" ".join(sys.argv), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -495,6 +690,8 @@ def main():
                            "load": "wrk on the same machine over 127.0.0.1 (shares the CPUs)"},
               "systems": []}
     tmp = tempfile.mkdtemp(prefix="doorman-bench-")
+    if "doorman" in args.systems:
+        report["hash_timing"] = hash_timing()
     try:
         for system in args.systems.split(","):
             system = system.strip()
@@ -514,6 +711,7 @@ def main():
     header = (f"{report['date']}, {m['nproc']} × {m['cpu_model']}, {m['mem_mib']} MiB, "
               f"`{report['command']}`, {args.duration} s per scenario, {args.connections} connections, "
               f"{args.threads} wrk threads, {args.users} users, elapsed {report['elapsed_s']} s")
+    table += "\n\n" + "\n".join(f"- {line}" for line in goals(report))
     with open(base + ".md", "w") as f:
         f.write(header + "\n\n" + table + "\n")
     with open(base + ".svg", "w") as f:

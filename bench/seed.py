@@ -28,24 +28,48 @@ def username(i):
     return f"user{i:05d}"
 
 
-def seed_sqlite(path, password_hash, users):
+def django_pbkdf2(password, iterations=1_000_000, salt="benchsaltbenchsalt12"):
+    """A hash as Django's default PBKDF2PasswordHasher stores it."""
+    import base64
+    import hashlib
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode()}"
+
+
+def seed_sqlite(path, password_hash, users, first=1, admin=True):
+    """Inserts user<first> … user<users> (and the admin unless admin=False)."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-    rows = [(password_hash, 1, ADMIN, "", "", f"{ADMIN}@example.com", 1, 1, now)]
-    rows += [
-        (password_hash, 0, username(i), "", "", f"{username(i)}@example.com", 0, 1, now)
-        for i in range(1, users + 1)
-    ]
+    rows = [(password_hash, 1, ADMIN, "", "", f"{ADMIN}@example.com", 1, 1, now)] if admin else []
     con = sqlite3.connect(path, timeout=30)
+    sql = ("INSERT INTO auth_user (password, last_login, is_superuser, username, "
+           "first_name, last_name, email, is_staff, is_active, date_joined) "
+           "VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)")
     try:
         with con:
-            con.executemany(
-                "INSERT INTO auth_user (password, last_login, is_superuser, username, "
-                "first_name, last_name, email, is_staff, is_active, date_joined) "
-                "VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            con.executemany(sql, rows)
+            # A generator: a million rows are never all in memory at once.
+            con.executemany(sql, (
+                (password_hash, 0, username(i), "", "", f"{username(i)}@example.com", 0, 1, now)
+                for i in range(first, users + 1)))
     finally:
         con.close()
+
+
+def set_hash(kind, where, password_hash, first, last):
+    """Gives user<first> … user<last> another stored hash (an imported Django one)."""
+    names = [username(i) for i in range(first, last + 1)]
+    if kind == "sqlite":
+        con = sqlite3.connect(where, timeout=30)
+        try:
+            with con:
+                con.executemany("UPDATE auth_user SET password = ? WHERE username = ?",
+                                [(password_hash, n) for n in names])
+        finally:
+            con.close()
+        return
+    h = password_hash.replace("'", "''")
+    psql(where, f"UPDATE auth_user SET password = '{h}' WHERE username IN ("
+                + ",".join(f"'{n}'" for n in names) + ")")
 
 
 def psql(dbname, sql):
@@ -58,17 +82,19 @@ def psql(dbname, sql):
     return out.stdout
 
 
-def seed_postgres(dbname, password_hash, users):
+def seed_postgres(dbname, password_hash, users, first=1, admin=True):
     h = password_hash.replace("'", "''")
-    psql(dbname, f"""
+    admin_sql = f"""
         INSERT INTO auth_user (password, last_login, is_superuser, username, first_name,
                                last_name, email, is_staff, is_active, date_joined)
         VALUES ('{h}', NULL, true, '{ADMIN}', '', '', '{ADMIN}@example.com', true, true, now());
+    """ if admin else ""
+    psql(dbname, admin_sql + f"""
         INSERT INTO auth_user (password, last_login, is_superuser, username, first_name,
                                last_name, email, is_staff, is_active, date_joined)
-        SELECT '{h}', NULL, false, 'user' || lpad(i::text, 5, '0'), '', '',
-               'user' || lpad(i::text, 5, '0') || '@example.com', false, true, now()
-        FROM generate_series(1, {int(users)}) AS i;
+        SELECT '{h}', NULL, false, 'user' || lpad(i::text, greatest(5, length(i::text)), '0'), '', '',
+               'user' || lpad(i::text, greatest(5, length(i::text)), '0') || '@example.com', false, true, now()
+        FROM generate_series({int(first)}, {int(users)}) AS i;
     """)
 
 

@@ -211,8 +211,22 @@ impl Store {
             .collect())
     }
 
-    /// How many users match `search` (see `SEARCH`).
+    /// How many users match `search` (see `SEARCH`). Without a search this
+    /// is every user: counting them is a scan of the whole table (O(users)
+    /// on both databases), so the total comes from the user cache when it
+    /// holds one — it is dropped by any write to `auth_user` through this
+    /// process and lives at most `database.user_cache_ttl_ms`, which keeps
+    /// a page of the admin list O(page size) at a million users.
     pub async fn count_users_matching(&self, search: &str) -> Result<i64, StoreError> {
+        if search.is_empty() {
+            if let Some(n) = self.user_cache.total() {
+                return Ok(n);
+            }
+            let generation = self.user_cache.generation();
+            let n = self.count_users().await?;
+            self.user_cache.put_total(generation, n);
+            return Ok(n);
+        }
         let sql = format!("SELECT count(*) FROM auth_user WHERE {SEARCH}");
         let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(like_pattern(search))
@@ -228,9 +242,13 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<UserSummary>, StoreError> {
+        // Without a search the WHERE clause goes, so that no plan (PostgreSQL
+        // may cache a generic one) scans the table instead of walking the
+        // primary key for one page.
+        let filter = if search.is_empty() { "$1 = ''" } else { SEARCH };
         let sql = format!(
             "SELECT id, username, email, first_name, last_name, is_active FROM auth_user \
-             WHERE {SEARCH} ORDER BY id LIMIT $2 OFFSET $3"
+             WHERE {filter} ORDER BY id LIMIT $2 OFFSET $3"
         );
         let rows: Vec<UserRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(like_pattern(search))

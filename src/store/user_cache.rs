@@ -17,6 +17,9 @@
 //!   Django writing the same tables — takes to be seen. `ttl` 0 turns the
 //!   cache off.
 //!
+//! It also keeps the number of users (the `count` of an unfiltered admin
+//! list page), under the same rules.
+//!
 //! Invalidation is global rather than per user: writes to these tables are
 //! rare next to authenticated reads (a login updates `last_login`), and one
 //! counter is simple to get right. No crate was used: the policy (generation
@@ -49,6 +52,8 @@ pub struct UserCache {
     ttl: Duration,
     generation: AtomicU64,
     entries: Mutex<HashMap<i32, Entry>>,
+    /// The number of users (generation, stored, count), for list pages.
+    total: Mutex<Option<(u64, Instant, i64)>>,
 }
 
 impl UserCache {
@@ -57,6 +62,7 @@ impl UserCache {
             ttl,
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
+            total: Mutex::new(None),
         }
     }
 
@@ -102,6 +108,27 @@ impl UserCache {
                 cutoff,
             },
         );
+    }
+
+    /// The number of users, if known under the current generation.
+    pub fn total(&self) -> Option<i64> {
+        if !self.enabled() {
+            return None;
+        }
+        let total = self.total.lock().unwrap_or_else(|e| e.into_inner());
+        let (generation, stored, n) = (*total)?;
+        (generation == self.generation() && stored.elapsed() < self.ttl).then_some(n)
+    }
+
+    /// Stores the number of users counted under `generation` (see `put`).
+    pub fn put_total(&self, generation: u64, n: i64) {
+        if !self.enabled() {
+            return;
+        }
+        let mut total = self.total.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() == generation {
+            *total = Some((generation, Instant::now(), n));
+        }
     }
 
     /// Forgets everything; called after a commit that changed users.
@@ -156,6 +183,18 @@ mod tests {
         cache.put(cache.generation(), &user(1, "a"), None);
         std::thread::sleep(Duration::from_millis(5));
         assert!(cache.get(1).is_none());
+    }
+
+    #[test]
+    fn the_total_follows_the_same_rules() {
+        let cache = UserCache::new(Duration::from_secs(60));
+        let g = cache.generation();
+        cache.put_total(g, 7);
+        assert_eq!(cache.total(), Some(7));
+        cache.invalidate();
+        assert_eq!(cache.total(), None);
+        cache.put_total(g, 7); // counted before the write: not stored
+        assert_eq!(cache.total(), None);
     }
 
     #[test]

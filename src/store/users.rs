@@ -351,6 +351,7 @@ impl Tx {
         email: &str,
         encoded_password: &str,
     ) -> Result<User, StoreError> {
+        self.touch_users();
         let joined = Timestamp::now();
         let id: (i32,) = on_tx!(self, conn => sqlx::query_as(INSERT_USER)
             .bind(encoded_password)
