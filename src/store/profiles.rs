@@ -215,10 +215,24 @@ impl Store {
     /// is every user: counting them is a scan of the whole table (O(users)
     /// on both databases), so the total comes from the user cache when it
     /// holds one — it is dropped by any write to `auth_user` through this
-    /// process and lives at most `database.user_cache_ttl_ms`, which keeps
-    /// a page of the admin list O(page size) at a million users.
+    /// process and lives at most `database.user_cache_ttl_ms` (plus the
+    /// length of one recount), which keeps a page of the admin list
+    /// O(page size) at a million users.
     pub async fn count_users_matching(&self, search: &str) -> Result<i64, StoreError> {
         if search.is_empty() {
+            if let Some(n) = self.user_cache.total() {
+                return Ok(n);
+            }
+            let _counting = match self.user_cache.counting.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => {
+                    // Someone is counting: use the last count if there is one.
+                    if let Some(n) = self.user_cache.stale_total() {
+                        return Ok(n);
+                    }
+                    self.user_cache.counting.lock().await
+                }
+            };
             if let Some(n) = self.user_cache.total() {
                 return Ok(n);
             }
