@@ -138,7 +138,9 @@ impl Store {
     /// and run in WAL mode with foreign keys enforced.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
         let url = settings.url.as_str();
-        let cache_ttl = Duration::from_millis(settings.user_cache_ttl_ms);
+        let user_cache = Arc::new(UserCache::new(Duration::from_millis(
+            settings.user_cache_ttl_ms,
+        )));
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -161,7 +163,7 @@ impl Store {
                 .await?;
             Ok(Store {
                 pool: Pool::Sqlite(pool),
-                user_cache: Arc::new(UserCache::new(cache_ttl)),
+                user_cache,
                 sqlite_file,
             })
         } else {
@@ -173,7 +175,7 @@ impl Store {
                 .await?;
             Ok(Store {
                 pool: Pool::Postgres(pool),
-                user_cache: Arc::new(UserCache::new(cache_ttl)),
+                user_cache,
                 sqlite_file: None,
             })
         }

@@ -256,9 +256,10 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<UserSummary>, StoreError> {
-        // Without a search the WHERE clause goes, so that no plan (PostgreSQL
-        // may cache a generic one) scans the table instead of walking the
-        // primary key for one page.
+        // Without a search the four LIKE tests are replaced by `$1 = ''`
+        // (kept so the binds stay the same), which lets SQLite walk the
+        // primary key for one page. PostgreSQL at a million users is still
+        // slow here (bench/README.md); its plan has not been examined yet.
         let filter = if search.is_empty() { "$1 = ''" } else { SEARCH };
         let sql = format!(
             "SELECT id, username, email, first_name, last_name, is_active FROM auth_user \

@@ -118,26 +118,27 @@ impl UserCache {
         );
     }
 
-    /// The number of users, if known under the current generation.
+    /// The number of users, if counted under the current generation less
+    /// than `ttl` ago.
     pub fn total(&self) -> Option<i64> {
-        if !self.enabled() {
-            return None;
-        }
-        let total = self.total.lock().unwrap_or_else(|e| e.into_inner());
-        let (generation, stored, n) = (*total)?;
-        (generation == self.generation() && stored.elapsed() < self.ttl).then_some(n)
+        let (stored, n) = self.total_entry()?;
+        (stored.elapsed() < self.ttl).then_some(n)
     }
 
     /// The number of users last counted under the current generation,
     /// however old: served while another request recounts, so that a slow
     /// count of a large table holds up nobody but the counter.
     pub fn stale_total(&self) -> Option<i64> {
+        self.total_entry().map(|(_, n)| n)
+    }
+
+    fn total_entry(&self) -> Option<(Instant, i64)> {
         if !self.enabled() {
             return None;
         }
         let total = self.total.lock().unwrap_or_else(|e| e.into_inner());
-        let (generation, _, n) = (*total)?;
-        (generation == self.generation()).then_some(n)
+        let (generation, stored, n) = (*total)?;
+        (generation == self.generation()).then_some((stored, n))
     }
 
     /// Stores the number of users counted under `generation` (see `put`).
