@@ -117,7 +117,7 @@ impl Sessions {
         &self,
         token: &str,
     ) -> Result<Result<Caller, AuthFailure>, Error> {
-        let claims = match self.keys.decode(token, Some(TokenType::Access), now()) {
+        let claims = match self.keys.decode_access(token, now()) {
             Ok(c) => c,
             Err(e) => return Ok(Err(AuthFailure::Jwt(e))),
         };
@@ -270,9 +270,27 @@ impl Sessions {
 
 /// Revokes, inside `tx`, every opaque token of the user but `keep`, and
 /// every JWT issued until now.
+///
+/// JWTs carry their issue time to the millisecond, so "until now" means up
+/// to and including the current millisecond: the cut-off is the start of
+/// the next one, and this returns only once the clock has reached it. A
+/// token issued in the same millisecond as the revocation, before or after
+/// it, is therefore revoked (the safe side), and every token issued after
+/// this returns — such as the new pair handed out with a password change —
+/// is valid. Without the wait a quick client could get a token in the
+/// revocation's millisecond that the cut-off then rejected; with a plain
+/// `now` a token issued just before in the same millisecond survived.
 pub async fn revoke_all(tx: &mut Tx, user_id: i32, keep: Option<i32>) -> Result<(), Error> {
     tx.delete_user_tokens(user_id, keep).await?;
-    tx.set_tokens_valid_after(user_id, Timestamp::now()).await?;
+    let now = now();
+    let cutoff_ms = unix_ms(now) + 1;
+    let cutoff = OffsetDateTime::from_unix_timestamp_nanos(cutoff_ms * 1_000_000).unwrap_or(now);
+    tx.set_tokens_valid_after(user_id, Timestamp(cutoff))
+        .await?;
+    let wait = cutoff - self::now();
+    if wait.is_positive() {
+        tokio::time::sleep(wait.unsigned_abs()).await;
+    }
     Ok(())
 }
 
