@@ -529,6 +529,15 @@ fn argon2_hash(
     // every block before reading it, so the old contents do not matter.
     ARGON2_MEMORY.with_borrow_mut(|blocks| {
         if blocks.len() < needed {
+            if blocks.capacity() < needed {
+                // Reserve more than glibc's largest mmap threshold (32 MiB)
+                // so that the buffer is always mapped on its own: freeing
+                // it then unmaps it (`release_thread_memory`). Smaller, it
+                // would come from the thread's heap after the first release
+                // and stay resident there. Only the `needed` blocks written
+                // below become resident.
+                *blocks = Vec::with_capacity(needed.max(OWN_MAPPING_BLOCKS));
+            }
             blocks.resize(needed, argon2::Block::default());
         }
         argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
@@ -538,6 +547,15 @@ fn argon2_hash(
 /// Argon2 memory kept per thread is capped at 64 MiB (65,536 blocks of
 /// 1 KiB); a stored hash asking for more gets a one-off allocation.
 const REUSED_BLOCKS_MAX: usize = 64 * 1024;
+
+/// 33 MiB of 1 KiB blocks: above glibc's `DEFAULT_MMAP_THRESHOLD_MAX`.
+const OWN_MAPPING_BLOCKS: usize = 33 * 1024;
+
+/// Frees the calling thread's kept Argon2 memory (see `argon2_hash`); the
+/// next hash on this thread allocates it again.
+pub fn release_thread_memory() {
+    ARGON2_MEMORY.with_borrow_mut(|blocks| *blocks = Vec::new());
+}
 
 thread_local! {
     static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =

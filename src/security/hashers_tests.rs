@@ -521,3 +521,21 @@ fn django_accepts_our_argon2_hashes() {
     );
     assert_eq!(stdout.trim(), "[true, true, true]");
 }
+
+/// A thread that gave its Argon2 memory back hashes and verifies as before
+/// (the buffer is allocated again, and its old contents never mattered).
+#[test]
+fn hashing_after_releasing_the_thread_memory() {
+    let first = make_password("before release", &fast());
+    release_thread_memory();
+    release_thread_memory();
+    let second = make_password("after release", &fast());
+    for (password, encoded) in [("before release", &first), ("after release", &second)] {
+        assert_eq!(
+            verify_password(password, encoded, &fast()),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+    }
+}

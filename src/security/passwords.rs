@@ -17,7 +17,10 @@
 //! the next. Hand-written because it is a queue and a few threads; no crate
 //! adds anything here.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::{
+    sync::{Arc, Mutex, mpsc},
+    time::Duration,
+};
 
 use tokio::sync::oneshot;
 
@@ -33,6 +36,14 @@ pub enum PasswordError {
 }
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// A hashing thread that has had no work for this long gives its Argon2
+/// memory (19 MiB with the default parameters) back. Kept while logins keep
+/// coming, so a burst reuses it; released when they stop, so the server's
+/// resident memory between bursts is what serving requests needs. Waiting
+/// threads take turns at the queue, so with `n` threads all have released
+/// theirs within `n` times this.
+const IDLE_RELEASE: Duration = Duration::from_secs(2);
 
 /// The hashing threads. They end when the last `PasswordService` clone is
 /// dropped (the channel closes).
@@ -51,14 +62,26 @@ impl Workers {
                 .name(format!("doorman-hash-{i}"))
                 .spawn(move || {
                     lower_priority();
+                    let mut holding_memory = false;
                     loop {
                         // Hold the lock only to take one job.
                         let job = match jobs.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(poisoned) => poisoned.into_inner().recv(),
+                            Ok(rx) => rx.recv_timeout(IDLE_RELEASE),
+                            Err(poisoned) => poisoned.into_inner().recv_timeout(IDLE_RELEASE),
                         };
-                        let Ok(job) = job else { break };
-                        job();
+                        match job {
+                            Ok(job) => {
+                                job();
+                                holding_memory = true;
+                            }
+                            Err(mpsc::RecvTimeoutError::Timeout) => {
+                                if holding_memory {
+                                    hashers::release_thread_memory();
+                                    holding_memory = false;
+                                }
+                            }
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        }
                     }
                 });
             if let Err(error) = spawned {
