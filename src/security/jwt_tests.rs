@@ -593,3 +593,66 @@ fn simplejwt_accepts_our_tokens() {
         Value::String(pair.refresh_claims.jti.clone())
     );
 }
+
+/// `decode_access` answers exactly as `decode` with an access type, whether
+/// the token was checked before or not: at every instant of its life, after
+/// it, before it (clock set back), for the wrong type and for tampering.
+#[test]
+fn checked_access_tokens_answer_as_a_full_check() {
+    let keys = JwtKeys::new(SECRET, ACCESS, REFRESH, 2);
+    let access = keys.issue_pair(7, NOW).access;
+    let nbf = with_payload(&format!(
+        r#"{{"token_type":"access","exp":{},"iat":{},"jti":"j","user_id":"3","nbf":{}}}"#,
+        NOW.unix_timestamp() + 100,
+        NOW.unix_timestamp() - 10,
+        NOW.unix_timestamp() + 5,
+    ));
+    let start = NOW.unix_timestamp();
+    for token in [&access, &nbf] {
+        // First at a time where it is valid (so it is remembered), then at
+        // times either side of every boundary.
+        let first = keys.decode_access(token, unix(start + 10));
+        assert_eq!(
+            first,
+            keys.decode(token, Some(TokenType::Access), unix(start + 10))
+        );
+        assert!(first.is_ok());
+        for offset in [
+            -20, -12, -11, -10, -9, 0, 4, 5, 6, 7, 99, 101, 102, 299, 301, 302, 400,
+        ] {
+            let at = unix(start + offset);
+            assert_eq!(
+                keys.decode_access(token, at),
+                keys.decode(token, Some(TokenType::Access), at),
+                "offset {offset}"
+            );
+        }
+    }
+    // Refresh tokens are refused as `decode` refuses them, and not kept.
+    let (refresh, _) = keys.issue_refresh(7, NOW);
+    for _ in 0..2 {
+        assert_eq!(keys.decode_access(&refresh, NOW), Err(JwtError::WrongType));
+    }
+    // A token differing from a remembered one in any way is checked in full.
+    let mut tampered = access.clone();
+    tampered.push('A');
+    assert_eq!(keys.decode_access(&tampered, NOW), Err(JwtError::Invalid));
+    let other_secret = JwtKeys::new("another secret", ACCESS, REFRESH, 2);
+    assert_eq!(
+        other_secret.decode_access(&access, NOW),
+        Err(JwtError::Invalid)
+    );
+}
+
+/// The remembered tokens stay bounded however many are seen.
+#[test]
+fn checked_access_tokens_are_bounded() {
+    let keys = keys();
+    for user in 0..(CHECKED_TOKENS_MAX as i32 + 10) {
+        let access = keys.issue_pair(user, NOW).access;
+        assert!(keys.decode_access(&access, NOW).is_ok());
+    }
+    let kept = keys.checked.map.read().expect("not poisoned").len();
+    assert!(kept <= CHECKED_TOKENS_MAX, "{kept}");
+    assert!(kept > 0);
+}
