@@ -14,13 +14,8 @@ mod ops;
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Router, extract::DefaultBodyLimit, http::HeaderName};
-use tower_http::{
-    limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    timeout::TimeoutLayer,
-    trace::TraceLayer,
-};
+use axum::{Router, extract::DefaultBodyLimit};
+use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -101,35 +96,23 @@ pub fn openapi_json(settings: &Settings) -> String {
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// Wraps `routes` in the layers every request passes through. The outer
-/// router has no routes of its own, so its layers run before routing (the
-/// trailing slash must be added before the path is matched).
+/// Wraps `routes` in what every request passes through: the body limit,
+/// then `middleware::frame`. The outer router has no routes of its own, so
+/// the frame runs before routing (the trailing slash must be added before
+/// the path is matched).
 pub fn finish(routes: Router, settings: &Settings) -> Router {
-    let request_id = HeaderName::from_static(REQUEST_ID);
     let inner = routes
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(settings.server.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(settings.server.request_timeout_secs),
-        ))
-        .layer(axum::middleware::from_fn(middleware::finish_errors))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span));
+        .layer(RequestBodyLimitLayer::new(settings.server.max_body_bytes));
+    let frame = middleware::Frame {
+        timeout: Duration::from_secs(settings.server.request_timeout_secs),
+    };
     Router::new()
         .fallback_service(inner)
-        .layer(axum::middleware::from_fn(middleware::append_trailing_slash))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-}
-
-/// One span per request, carrying the request id into every log line.
-fn request_span(req: &axum::extract::Request) -> tracing::Span {
-    let id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        .layer(axum::middleware::from_fn_with_state(
+            frame,
+            middleware::frame,
+        ))
 }
 
 /// The complete application router.

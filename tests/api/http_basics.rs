@@ -246,6 +246,13 @@ async fn request_ids_are_generated_or_propagated(app: TestApp) {
         b.header("x-request-id").unwrap(),
     );
     assert_eq!(ida.len(), 36, "a UUID: {ida}");
+    let parsed = uuid::Uuid::parse_str(ida).expect("a UUID");
+    assert_eq!(parsed.get_version_num(), 4, "random: {ida}");
+    assert_eq!(
+        ida,
+        parsed.hyphenated().to_string(),
+        "lower-case, hyphenated"
+    );
     assert_ne!(ida, idb);
     let c = app
         .send(
