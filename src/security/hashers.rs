@@ -557,6 +557,12 @@ pub fn release_thread_memory() {
     ARGON2_MEMORY.with_borrow_mut(|blocks| *blocks = Vec::new());
 }
 
+/// How many Argon2 blocks the calling thread keeps (for tests).
+#[cfg(test)]
+pub fn kept_blocks() -> usize {
+    ARGON2_MEMORY.with_borrow(Vec::capacity)
+}
+
 thread_local! {
     static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
         const { std::cell::RefCell::new(Vec::new()) };

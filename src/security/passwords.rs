@@ -18,7 +18,8 @@
 //! adds anything here.
 
 use std::{
-    sync::{Arc, Mutex, mpsc},
+    collections::VecDeque,
+    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
@@ -40,58 +41,110 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 /// A hashing thread that has had no work for this long gives its Argon2
 /// memory (19 MiB with the default parameters) back. Kept while logins keep
 /// coming, so a burst reuses it; released when they stop, so the server's
-/// resident memory between bursts is what serving requests needs. Waiting
-/// threads take turns at the queue, so with `n` threads all have released
-/// theirs within `n` times this.
-const IDLE_RELEASE: Duration = Duration::from_secs(2);
+/// resident memory between bursts is what serving requests needs. Each
+/// idle thread times out on its own (they wait on one condition variable).
+const IDLE_RELEASE: Duration = Duration::from_secs(1);
+
+/// The jobs waiting for a hashing thread. Hand-written (a `VecDeque` under a
+/// mutex with a condition variable) rather than a channel: every idle
+/// thread must be able to time out and release its memory, and a channel's
+/// receiver can only be waited on by one thread at a time.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    /// Set when the service is dropped: the threads finish.
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Jobs run outside the lock and catch their panics, so a poisoned
+        // lock still guards a consistent queue.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next job, or `None` once the queue is closed.
+    fn take(&self, holding_memory: &mut bool) -> Option<Job> {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            let (next, waited) = self
+                .ready
+                .wait_timeout(state, IDLE_RELEASE)
+                .unwrap_or_else(PoisonError::into_inner);
+            state = next;
+            if waited.timed_out() && *holding_memory {
+                hashers::release_thread_memory();
+                *holding_memory = false;
+            }
+        }
+    }
+}
 
 /// The hashing threads. They end when the last `PasswordService` clone is
-/// dropped (the channel closes).
+/// dropped.
 struct Workers {
-    queue: Mutex<mpsc::Sender<Job>>,
+    queue: Arc<Queue>,
+    /// How many threads started; 0 makes every hash fail at once rather
+    /// than wait for ever.
     threads: usize,
 }
 
 impl Workers {
     fn start(threads: usize) -> Workers {
-        let (queue, jobs) = mpsc::channel::<Job>();
-        let jobs = Arc::new(Mutex::new(jobs));
+        let queue = Arc::new(Queue::default());
+        let mut started = 0;
         for i in 0..threads {
-            let jobs = Arc::clone(&jobs);
+            let queue = Arc::clone(&queue);
             let spawned = std::thread::Builder::new()
                 .name(format!("doorman-hash-{i}"))
                 .spawn(move || {
                     lower_priority();
                     let mut holding_memory = false;
-                    loop {
-                        // Hold the lock only to take one job.
-                        let job = match jobs.lock() {
-                            Ok(rx) => rx.recv_timeout(IDLE_RELEASE),
-                            Err(poisoned) => poisoned.into_inner().recv_timeout(IDLE_RELEASE),
-                        };
-                        match job {
-                            Ok(job) => {
-                                job();
-                                holding_memory = true;
-                            }
-                            Err(mpsc::RecvTimeoutError::Timeout) => {
-                                if holding_memory {
-                                    hashers::release_thread_memory();
-                                    holding_memory = false;
-                                }
-                            }
-                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                        }
+                    while let Some(job) = queue.take(&mut holding_memory) {
+                        job();
+                        holding_memory = true;
                     }
                 });
-            if let Err(error) = spawned {
-                tracing::error!(%error, "could not start a password hashing thread");
+            match spawned {
+                Ok(_) => started += 1,
+                Err(error) => {
+                    tracing::error!(%error, "could not start a password hashing thread");
+                }
             }
         }
         Workers {
-            queue: Mutex::new(queue),
-            threads,
+            queue,
+            threads: started,
         }
+    }
+
+    /// Queues `job`; false if no thread can ever run it.
+    fn push(&self, job: Job) -> bool {
+        if self.threads == 0 {
+            return false;
+        }
+        self.queue.lock().jobs.push_back(job);
+        self.queue.ready.notify_one();
+        true
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.ready.notify_all();
     }
 }
 
@@ -196,12 +249,8 @@ impl PasswordService {
             // The receiver may be gone (caller dropped); nothing to do then.
             let _ = done.send(outcome.ok());
         });
-        let queued = match self.workers.queue.lock() {
-            Ok(queue) => queue.send(job),
-            Err(poisoned) => poisoned.into_inner().send(job),
-        };
-        if queued.is_err() {
-            tracing::error!("password hashing threads are gone");
+        if !self.workers.push(job) {
+            tracing::error!("no password hashing thread is running");
             return Err(PasswordError::TaskFailed);
         }
         match result.await {
@@ -240,6 +289,19 @@ mod tests {
             service.verify(&password("wrong"), Some(&encoded)).await,
             Verification::NoMatch
         );
+    }
+
+    /// A thread keeps its Argon2 memory between hashes and gives it back
+    /// once it has been idle for `IDLE_RELEASE`.
+    #[tokio::test]
+    async fn idle_threads_release_their_memory() {
+        let service = service(1);
+        service.hash(&password("pw")).await.expect("hashes");
+        let kept = service.run(hashers::kept_blocks).await.expect("runs");
+        assert!(kept > 0, "kept between hashes");
+        tokio::time::sleep(IDLE_RELEASE + Duration::from_millis(300)).await;
+        let kept = service.run(hashers::kept_blocks).await.expect("runs");
+        assert_eq!(kept, 0, "released when idle");
     }
 
     #[tokio::test]
