@@ -15,7 +15,6 @@ mod ops;
 use std::{sync::Arc, time::Duration};
 
 use axum::{Router, extract::DefaultBodyLimit};
-use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -96,16 +95,15 @@ pub fn openapi_json(settings: &Settings) -> String {
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// Wraps `routes` in what every request passes through: the body limit,
-/// then `middleware::frame`. The outer router has no routes of its own, so
-/// the frame runs before routing (the trailing slash must be added before
-/// the path is matched).
+/// Wraps `routes` in what every request passes through: the body limit the
+/// extractors apply, then `middleware::frame`. The outer router has no
+/// routes of its own, so the frame runs before routing (the trailing slash
+/// must be added before the path is matched).
 pub fn finish(routes: Router, settings: &Settings) -> Router {
-    let inner = routes
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(settings.server.max_body_bytes));
+    let inner = routes.layer(DefaultBodyLimit::max(settings.server.max_body_bytes));
     let frame = middleware::Frame {
         timeout: Duration::from_secs(settings.server.request_timeout_secs),
+        max_body_bytes: settings.server.max_body_bytes,
     };
     Router::new()
         .fallback_service(inner)

@@ -279,4 +279,48 @@ async fn oversized_bodies_are_refused(app: TestApp) {
     .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.json()["detail"].is_string());
+
+    // Declared too long: refused before any handler, even one that never
+    // reads its body.
+    for path in ["/probe/echo/", "/healthz/"] {
+        let r = send(
+            &router,
+            Request::post(path)
+                .header("content-type", "application/json")
+                .header("content-length", (limit + 1).to_string())
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_eq!(r.json(), json!({"detail": "Request body is too large."}));
+        assert!(r.header("x-request-id").is_some());
+    }
+
+    // Streamed without a length: cut at the limit while being read.
+    let chunks = futures_util::stream::iter(
+        (0..(limit / 4096 + 2)).map(|_| Ok::<_, std::io::Error>(vec![b' '; 4096])),
+    );
+    let r = send(
+        &router,
+        Request::post("/probe/echo/")
+            .header("content-type", "application/json")
+            .body(Body::from_stream(chunks))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // At the limit exactly: accepted.
+    let padded = format!("{{}}{}", " ".repeat(limit - 2));
+    let r = send(
+        &router,
+        Request::post("/probe/echo/")
+            .header("content-type", "application/json")
+            .header("content-length", limit.to_string())
+            .body(Body::from(padded))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
 }
