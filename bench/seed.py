@@ -95,6 +95,10 @@ def seed_postgres(dbname, password_hash, users, first=1, admin=True):
         SELECT '{h}', NULL, false, 'user' || lpad(i::text, greatest(5, length(i::text)), '0'), '', '',
                'user' || lpad(i::text, greatest(5, length(i::text)), '0') || '@example.com', false, true, now()
         FROM generate_series({int(first)}, {int(users)}) AS i;
+        -- Fresh statistics, as autovacuum would gather within a minute of a
+        -- bulk insert: plans PostgreSQL cached while the table was small
+        -- (seq scans of auth_user) are dropped and made again.
+        ANALYZE auth_user;
     """)
 
 
