@@ -431,7 +431,7 @@ impl Accounts {
         } else {
             keep_token
         };
-        sessions::revoke_all(&mut tx, user.id, keep).await?;
+        let revoked = sessions::revoke_all(&mut tx, user.id, keep).await?;
         if self.settings.djoser.password_changed_email_confirmation {
             self.queue(
                 &mut tx,
@@ -442,6 +442,7 @@ impl Accounts {
             .await?;
         }
         tx.commit().await?;
+        revoked.settle().await;
         self.mailer.wake();
         Ok(())
     }
@@ -478,7 +479,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         tx.set_password_hash(user.id, &encoded).await?;
         tx.set_last_login(user.id, Timestamp::now()).await?;
-        sessions::revoke_all(&mut tx, user.id, None).await?;
+        let revoked = sessions::revoke_all(&mut tx, user.id, None).await?;
         if self.settings.djoser.password_changed_email_confirmation {
             self.queue(
                 &mut tx,
@@ -489,6 +490,7 @@ impl Accounts {
             .await?;
         }
         tx.commit().await?;
+        revoked.settle().await;
         self.mailer.wake();
         Ok(())
     }
@@ -640,8 +642,9 @@ impl Accounts {
     /// user stop working.
     pub async fn logout_all(&self, user_id: i32) -> Result<(), FlowError> {
         let mut tx = self.store.begin().await?;
-        sessions::revoke_all(&mut tx, user_id, None).await?;
+        let revoked = sessions::revoke_all(&mut tx, user_id, None).await?;
         tx.commit().await?;
+        revoked.settle().await;
         Ok(())
     }
 

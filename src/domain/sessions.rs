@@ -273,25 +273,39 @@ impl Sessions {
 ///
 /// JWTs carry their issue time to the millisecond, so "until now" means up
 /// to and including the current millisecond: the cut-off is the start of
-/// the next one, and this returns only once the clock has reached it. A
-/// token issued in the same millisecond as the revocation, before or after
-/// it, is therefore revoked (the safe side), and every token issued after
-/// this returns — such as the new pair handed out with a password change —
-/// is valid. Without the wait a quick client could get a token in the
-/// revocation's millisecond that the cut-off then rejected; with a plain
-/// `now` a token issued just before in the same millisecond survived.
-pub async fn revoke_all(tx: &mut Tx, user_id: i32, keep: Option<i32>) -> Result<(), Error> {
+/// the next one. A token issued in the same millisecond as the revocation,
+/// before or after it, is therefore revoked (the safe side). With a plain
+/// `now` and a strict comparison a token issued just before, in the same
+/// millisecond, survived. Once `tx` is committed, call
+/// [`Revoked::settle`] before answering, so that every token issued after
+/// the answer is past the cut-off.
+pub async fn revoke_all(tx: &mut Tx, user_id: i32, keep: Option<i32>) -> Result<Revoked, Error> {
     tx.delete_user_tokens(user_id, keep).await?;
     let now = now();
-    let cutoff_ms = unix_ms(now) + 1;
-    let cutoff = OffsetDateTime::from_unix_timestamp_nanos(cutoff_ms * 1_000_000).unwrap_or(now);
+    let cutoff =
+        OffsetDateTime::from_unix_timestamp_nanos((unix_ms(now) + 1) * 1_000_000).unwrap_or(now);
     tx.set_tokens_valid_after(user_id, Timestamp(cutoff))
         .await?;
-    let wait = cutoff - self::now();
-    if wait.is_positive() {
-        tokio::time::sleep(wait.unsigned_abs()).await;
+    Ok(Revoked { cutoff })
+}
+
+/// A revocation's cut-off, to wait for after committing.
+#[must_use = "call settle() after committing, before answering"]
+pub struct Revoked {
+    cutoff: OffsetDateTime,
+}
+
+impl Revoked {
+    /// Returns once the clock has passed the cut-off (at most about a
+    /// millisecond; usually at once, as committing takes longer). Waiting
+    /// here rather than inside the transaction keeps the database's write
+    /// lock short.
+    pub async fn settle(self) {
+        let wait = self.cutoff - now();
+        if wait.is_positive() {
+            tokio::time::sleep(wait.unsigned_abs()).await;
+        }
     }
-    Ok(())
 }
 
 fn now() -> OffsetDateTime {

@@ -84,9 +84,13 @@ impl Queue {
                 .wait_timeout(state, IDLE_RELEASE)
                 .unwrap_or_else(PoisonError::into_inner);
             state = next;
-            if waited.timed_out() && *holding_memory {
+            if waited.timed_out() && *holding_memory && state.jobs.is_empty() {
+                // Freed outside the lock: queueing a job (from the async
+                // runtime) must never wait for an unmap.
+                drop(state);
                 hashers::release_thread_memory();
                 *holding_memory = false;
+                state = self.lock();
             }
         }
     }

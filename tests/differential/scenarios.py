@@ -263,6 +263,7 @@ S("users.list_format_json", get("users/?format=json", "alice"), setup=LOGGED_IN)
 S("users.list_accept_html", get("users/", "alice", headers={"Accept": "text/html"}),
   setup=LOGGED_IN)
 S("users.list_format_unknown", get("users/?format=xml", "alice"), setup=LOGGED_IN)
+S("users.list_format_unknown_encoded", get("users/?%66ormat=xml", "alice"), setup=LOGGED_IN)
 S("users.list_format_suffix_unknown", get("users.xml", "alice"), setup=LOGGED_IN)
 S("users.head", req("HEAD", "users/", "alice"), setup=LOGGED_IN)
 S("users.head_anonymous", req("HEAD", "users/"))

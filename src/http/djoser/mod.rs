@@ -70,7 +70,9 @@ async fn api_root(State(state): State<AppState>, headers: HeaderMap) -> Response
 /// (and no allocation for the usual request) because every layer costs
 /// per request (see `http::middleware`).
 async fn drf_view(allow: &'static str, request: Request, next: Next) -> Response {
-    if let Some(query) = request.uri().query().filter(|q| q.contains("format")) {
+    // Only a query that may name `format` (perhaps percent-encoded) is parsed.
+    let query = request.uri().query();
+    if let Some(query) = query.filter(|q| q.contains("format") || q.contains('%')) {
         let format = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
             .ok()
             .and_then(|pairs| pairs.into_iter().rev().find(|(k, _)| k == "format"))
