@@ -44,7 +44,7 @@ pub struct Frame {
 /// in a span carrying method, path and request id, under the timeout and
 /// catching panics; then give error answers DRF's JSON shape.
 pub async fn frame(State(frame): State<Frame>, mut req: Request, next: Next) -> Response {
-    let request_id = match req.headers().get(REQUEST_ID) {
+    let request_id = match req.headers().get(REQUEST_ID).filter(|id| usable_id(id)) {
         Some(id) => id.clone(),
         None => {
             let id = new_request_id();
@@ -107,6 +107,17 @@ pub async fn frame(State(frame): State<Frame>, mut req: Request, next: Next) -> 
         .entry(REQUEST_ID)
         .or_insert(request_id);
     response
+}
+
+/// Whether a client's `X-Request-Id` is kept: 1 to 128 letters, digits and
+/// `-_.:`, which covers UUIDs and the ids proxies make. Anything else (say,
+/// kilobytes of text meant for the logs) is replaced by a new id.
+fn usable_id(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    (1..=128).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
 }
 
 /// A random (version 4) UUID, from `rand`'s thread-local generator (seeded

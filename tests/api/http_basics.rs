@@ -263,6 +263,30 @@ async fn request_ids_are_generated_or_propagated(app: TestApp) {
         )
         .await;
     assert_eq!(c.header("x-request-id"), Some("mine"));
+    // Ids too long or with other characters are replaced, not echoed.
+    for bad in ["x".repeat(129), "two words".to_string(), "a/b".to_string()] {
+        let r = app
+            .send(
+                Request::get("/healthz/")
+                    .header("x-request-id", bad.as_str())
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        let id = r.header("x-request-id").unwrap();
+        assert_ne!(id, bad);
+        assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 4);
+    }
+    let longest = "a".repeat(128);
+    let r = app
+        .send(
+            Request::get("/healthz/")
+                .header("x-request-id", longest.as_str())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.header("x-request-id"), Some(longest.as_str()));
 }
 
 async fn oversized_bodies_are_refused(app: TestApp) {
