@@ -115,11 +115,6 @@ pub async fn build_state(
         settings.security.effective_argon2(),
         settings.security.hash_concurrency,
     );
-    let users = Users::new(
-        store.clone(),
-        passwords,
-        settings.users.password_validators.clone(),
-    );
     if settings.accounts.reset_token_in_response {
         tracing::warn!(
             "accounts.reset_token_in_response is ON: forgot-password answers carry the reset uid \
@@ -139,12 +134,8 @@ pub async fn build_state(
         settings.accounts.refresh_reuse_grace_secs,
     );
     let settings = Arc::new(settings);
-    let accounts = domain::accounts::Accounts::new(
-        store.clone(),
-        users.clone(),
-        mailer.clone(),
-        settings.clone(),
-    );
+    let users = Users::new(store.clone(), passwords, mailer.clone(), settings.clone());
+    let accounts = domain::accounts::Accounts::new(users.clone());
     Ok(AppState::new(http::Services {
         settings,
         store,

@@ -1,9 +1,23 @@
-//! Who may call what in the Accounts API. "Admin" (SPEC §3) is: a
-//! superuser, a member of a group named in `accounts.admin_roles` (directly
-//! or through profile roles), or the holder of the Django permission that
-//! fits the action. The table of which endpoint needs which rule lives
-//! beside the routes (`http/accounts/mod.rs`); this module answers the
-//! questions the rules ask.
+//! Who may do what. The route layer builds a `Principal` once per request
+//! (the user, whether they are a full admin, the groups they belong to and
+//! every permission they hold); the domain operations ask the questions
+//! below and return `Error::Forbidden` when the answer is no. The table of
+//! which endpoint needs which permission lives beside the routes
+//! (`http/accounts/mod.rs`).
+//!
+//! The rules, for every surface (both APIs):
+//! - "admin" for an action guarded by a permission (SPEC §3): an active
+//!   superuser, a member of a group named in `accounts.admin_roles`
+//!   (directly or through profile roles) — a *full admin* — or the holder
+//!   of that Django permission;
+//! - nobody below a superuser changes or deletes a superuser; nobody below
+//!   a full admin changes a full admin or a staff member; a delegated admin
+//!   (one who only holds permissions) manages only users whose effective
+//!   permissions are a subset of their own, and changes the login
+//!   credentials (username, e-mail) of nobody who holds any permission;
+//! - nobody grants (or takes away) a group or permission they could not
+//!   hold themself; only a full admin touches an admin role or a role they
+//!   belong to.
 
 use std::collections::HashSet;
 
@@ -23,32 +37,179 @@ pub enum Rule {
     AdminOrSelf(&'static str),
 }
 
-/// Whether `user` is an admin for an action guarded by `permission`
-/// (`app_label.codename`).
-pub async fn is_admin(
+/// A user with what they may do: computed once (two queries) and then
+/// asked any number of questions without the database.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    /// An active superuser or a member of an admin role.
+    full_admin: bool,
+    /// Groups joined directly or through profile roles.
+    groups: HashSet<i32>,
+    /// Permission ids held directly or through any of those groups.
+    permission_ids: HashSet<i32>,
+    /// The same permissions as `app_label.codename`.
+    permission_names: HashSet<String>,
+}
+
+impl Principal {
+    /// Reads what `user` may do. An inactive user holds nothing (as in
+    /// Django, where an inactive user has no permissions).
+    pub async fn load(
+        store: &Store,
+        settings: &AccountsSettings,
+        user: User,
+    ) -> Result<Principal, Error> {
+        if !user.is_active {
+            return Ok(Principal {
+                user,
+                full_admin: false,
+                groups: HashSet::new(),
+                permission_ids: HashSet::new(),
+                permission_names: HashSet::new(),
+            });
+        }
+        let groups = store.user_group_names(user.id).await?;
+        let permissions = store.user_permissions(user.id).await?;
+        Ok(Principal {
+            full_admin: user.is_superuser
+                || groups
+                    .iter()
+                    .any(|(_, name)| settings.admin_roles.contains(name)),
+            groups: groups.into_iter().map(|(id, _)| id).collect(),
+            permission_ids: permissions.iter().map(|(id, _)| *id).collect(),
+            permission_names: permissions.into_iter().map(|(_, name)| name).collect(),
+            user,
+        })
+    }
+
+    /// An active superuser.
+    pub fn is_superuser(&self) -> bool {
+        self.user.is_active && self.user.is_superuser
+    }
+
+    /// An active superuser or a member of an admin role.
+    pub fn is_full_admin(&self) -> bool {
+        self.full_admin
+    }
+
+    /// Whether this principal is an admin for an action guarded by
+    /// `permission` (`app_label.codename`).
+    pub fn may(&self, permission: &str) -> bool {
+        self.full_admin || self.permission_names.contains(permission)
+    }
+
+    /// Whether the principal belongs to group `id` (either way).
+    pub fn in_group(&self, id: i32) -> bool {
+        self.groups.contains(&id)
+    }
+
+    /// Whether the principal holds permission `id`.
+    pub fn holds(&self, id: i32) -> bool {
+        self.permission_ids.contains(&id)
+    }
+
+    /// Whether the principal holds any permission at all: someone with
+    /// some administrative power.
+    pub fn holds_any(&self) -> bool {
+        !self.permission_ids.is_empty()
+    }
+}
+
+/// Whether `caller` may change or delete the account of `target`: oneself
+/// always; a superuser's only as a superuser; a full admin's or a staff
+/// member's only as a full admin; anyone else's only holding every
+/// permission they hold.
+pub fn may_manage(caller: &Principal, target: &Principal) -> Result<(), Error> {
+    let allowed = if caller.user.id == target.user.id || caller.is_superuser() {
+        true
+    } else if target.user.is_superuser {
+        false
+    } else if caller.full_admin {
+        true
+    } else if target.user.is_staff || target.full_admin {
+        false
+    } else {
+        caller.user.is_active && target.permission_ids.is_subset(&caller.permission_ids)
+    };
+    allowed.then_some(()).ok_or(Error::Forbidden)
+}
+
+/// Whether `caller` may change `target`'s login credentials (username,
+/// e-mail: the mail decides who can reset the password). Beyond
+/// `may_manage`, only a full admin changes those of anyone who holds a
+/// permission: otherwise a delegated admin could move another admin's
+/// address to their own, reset the password and sign in as them.
+pub fn may_change_credentials(caller: &Principal, target: &Principal) -> Result<(), Error> {
+    may_manage(caller, target)?;
+    let allowed = caller.user.id == target.user.id || caller.full_admin || !target.holds_any();
+    allowed.then_some(()).ok_or(Error::Forbidden)
+}
+
+/// Refuses unless the caller may grant (or take away) every group in
+/// `group_ids`: a full admin any; anyone else only a group whose name is
+/// not an admin role and all of whose permissions they hold. Ids naming no
+/// group are left to the caller's existence check.
+pub async fn check_group_grants(
     store: &Store,
     settings: &AccountsSettings,
-    user: &User,
-    permission: &str,
-) -> Result<bool, Error> {
-    if !user.is_active {
-        return Ok(false);
+    caller: &Principal,
+    group_ids: &[i32],
+) -> Result<(), Error> {
+    if group_ids.is_empty() || caller.full_admin {
+        return Ok(());
     }
-    if user.is_superuser {
-        return Ok(true);
+    let groups = store.group_grants(group_ids).await?;
+    let refused = groups.iter().any(|g| {
+        settings.admin_roles.contains(&g.name) || g.permissions.iter().any(|p| !caller.holds(*p))
+    });
+    match refused {
+        true => Err(Error::Forbidden),
+        false => Ok(()),
     }
-    if store
-        .user_in_any_group(user.id, &settings.admin_roles)
-        .await?
-    {
-        return Ok(true);
+}
+
+/// Refuses unless the caller may grant (or take away) every permission in
+/// `permission_ids`: a full admin any, anyone else only those they hold.
+pub fn check_permission_grants(caller: &Principal, permission_ids: &[i32]) -> Result<(), Error> {
+    match caller.full_admin || permission_ids.iter().all(|p| caller.holds(*p)) {
+        true => Ok(()),
+        false => Err(Error::Forbidden),
     }
-    let Some((app_label, codename)) = permission.split_once('.') else {
-        return Ok(false);
-    };
-    Ok(store
-        .user_has_permission(user.id, app_label, codename)
-        .await?)
+}
+
+/// Whether the caller may rename, re-permission or delete the role `id`
+/// named `name` (or give it `new_name`): a full admin may; anyone else not
+/// for an admin role (now or after the rename) nor for a role they belong
+/// to themself.
+pub fn may_change_role(
+    settings: &AccountsSettings,
+    caller: &Principal,
+    id: i32,
+    name: &str,
+    new_name: Option<&str>,
+) -> Result<(), Error> {
+    if caller.full_admin {
+        return Ok(());
+    }
+    let admin_role = |n: &str| settings.admin_roles.iter().any(|r| r == n);
+    if admin_role(name) || new_name.is_some_and(admin_role) || caller.in_group(id) {
+        return Err(Error::Forbidden);
+    }
+    Ok(())
+}
+
+/// Whether the caller may create a role called `name`: an admin role only
+/// as a full admin.
+pub fn may_create_role(
+    settings: &AccountsSettings,
+    caller: &Principal,
+    name: &str,
+) -> Result<(), Error> {
+    match caller.full_admin || !settings.admin_roles.iter().any(|r| r == name) {
+        true => Ok(()),
+        false => Err(Error::Forbidden),
+    }
 }
 
 /// The longest list of ids (groups, roles, permissions) a request may carry.
@@ -57,96 +218,6 @@ pub const MAX_IDS: usize = 1000;
 /// The field message for a list longer than `MAX_IDS`.
 pub fn too_many_ids_message() -> String {
     format!("Ensure this field has no more than {MAX_IDS} elements.")
-}
-
-/// Whether `user` is a full admin: an active superuser, or an active member
-/// of a group named in `accounts.admin_roles` (directly or through profile
-/// roles). Holding a single Django permission does not make one.
-pub async fn is_full_admin(
-    store: &Store,
-    settings: &AccountsSettings,
-    user: &User,
-) -> Result<bool, Error> {
-    if !user.is_active {
-        return Ok(false);
-    }
-    if user.is_superuser {
-        return Ok(true);
-    }
-    Ok(store
-        .user_in_any_group(user.id, &settings.admin_roles)
-        .await?)
-}
-
-/// Which of `group_ids` the caller may not grant (or take away): nobody
-/// grants more than they hold. A full admin may grant any group; anyone
-/// else only a group whose name is not in `accounts.admin_roles` and all of
-/// whose permissions the caller holds (directly or through their groups).
-/// Ids naming no group are not reported here (they are a field error
-/// elsewhere). The offending ids come back in the order given, once each.
-pub async fn can_grant_groups(
-    store: &Store,
-    settings: &AccountsSettings,
-    caller: &User,
-    group_ids: &[i32],
-) -> Result<Vec<i32>, Error> {
-    if group_ids.is_empty() || is_full_admin(store, settings, caller).await? {
-        return Ok(Vec::new());
-    }
-    let groups = store.group_grants(group_ids).await?;
-    let held: HashSet<i32> = match caller.is_active {
-        true => store
-            .user_permission_ids(caller.id)
-            .await?
-            .into_iter()
-            .collect(),
-        false => HashSet::new(),
-    };
-    let refused: HashSet<i32> = groups
-        .iter()
-        .filter(|g| {
-            settings.admin_roles.contains(&g.name)
-                || g.permissions.iter().any(|p| !held.contains(p))
-        })
-        .map(|g| g.id)
-        .collect();
-    Ok(in_order(group_ids, &refused))
-}
-
-/// Which of `permission_ids` the caller may not grant to a group: a full
-/// admin may grant any, anyone else only permissions they hold.
-pub async fn can_grant_permissions(
-    store: &Store,
-    settings: &AccountsSettings,
-    caller: &User,
-    permission_ids: &[i32],
-) -> Result<Vec<i32>, Error> {
-    if permission_ids.is_empty() || is_full_admin(store, settings, caller).await? {
-        return Ok(Vec::new());
-    }
-    let held: HashSet<i32> = match caller.is_active {
-        true => store
-            .user_permission_ids(caller.id)
-            .await?
-            .into_iter()
-            .collect(),
-        false => HashSet::new(),
-    };
-    let refused: HashSet<i32> = permission_ids
-        .iter()
-        .copied()
-        .filter(|p| !held.contains(p))
-        .collect();
-    Ok(in_order(permission_ids, &refused))
-}
-
-/// The ids of `ids` that are in `set`, in order, each once.
-fn in_order(ids: &[i32], set: &HashSet<i32>) -> Vec<i32> {
-    let mut seen = HashSet::new();
-    ids.iter()
-        .copied()
-        .filter(|id| set.contains(id) && seen.insert(*id))
-        .collect()
 }
 
 /// `ids` without repeats, first occurrence kept.
@@ -174,24 +245,56 @@ pub fn changed(current: &[i32], wanted: &[i32]) -> Vec<i32> {
     dedup(&out)
 }
 
-/// Whether `caller` may change the account of `target` at all: a superuser
-/// account only by a superuser, a staff member's or a full admin's only by
-/// a full admin (so a permission holder cannot, say, move an admin's e-mail
-/// address to their own and reset the password).
-pub async fn may_manage_user(
-    store: &Store,
-    settings: &AccountsSettings,
-    caller: &User,
-    target: &User,
-) -> Result<bool, Error> {
-    if caller.id == target.id || (caller.is_active && caller.is_superuser) {
-        return Ok(true);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i32, staff: bool, superuser: bool) -> User {
+        User {
+            id,
+            username: format!("u{id}"),
+            email: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            is_active: true,
+            is_staff: staff,
+            is_superuser: superuser,
+            last_login: None,
+            date_joined: time::OffsetDateTime::UNIX_EPOCH,
+        }
     }
-    if target.is_superuser {
-        return Ok(false);
+
+    fn principal(id: i32, staff: bool, superuser: bool, full: bool, perms: &[i32]) -> Principal {
+        Principal {
+            user: user(id, staff, superuser),
+            full_admin: full || superuser,
+            groups: HashSet::new(),
+            permission_ids: perms.iter().copied().collect(),
+            permission_names: HashSet::new(),
+        }
     }
-    if is_full_admin(store, settings, caller).await? {
-        return Ok(true);
+
+    #[test]
+    fn managing_follows_rank_and_the_subset_rule() {
+        let plain = principal(1, false, false, false, &[]);
+        let delegated = principal(2, false, false, false, &[10, 11]);
+        let richer = principal(3, false, false, false, &[10, 12]);
+        let poorer = principal(4, false, false, false, &[10]);
+        let staff = principal(5, true, false, false, &[]);
+        let full = principal(6, false, false, true, &[]);
+        let root = principal(7, false, true, true, &[]);
+        let other_root = principal(8, false, true, true, &[]);
+        let ok = |c: &Principal, t: &Principal| may_manage(c, t).is_ok();
+        assert!(ok(&delegated, &plain) && ok(&delegated, &poorer));
+        assert!(!ok(&delegated, &richer), "more permissions than the caller");
+        assert!(!ok(&delegated, &staff) && !ok(&delegated, &full) && !ok(&delegated, &root));
+        assert!(ok(&staff, &plain) && !ok(&staff, &poorer) && !ok(&staff, &root));
+        assert!(ok(&full, &richer) && ok(&full, &staff) && ok(&full, &full.clone()));
+        assert!(!ok(&full, &root), "a full admin is below a superuser");
+        assert!(ok(&root, &other_root) && ok(&plain, &plain));
+        let creds = |c: &Principal, t: &Principal| may_change_credentials(c, t).is_ok();
+        assert!(creds(&delegated, &plain));
+        assert!(!creds(&delegated, &poorer), "another admin's address");
+        assert!(creds(&full, &richer) && creds(&poorer, &poorer));
     }
-    Ok(!target.is_staff && !is_full_admin(store, settings, target).await?)
 }

@@ -6,25 +6,23 @@
 //! is reported together; only then object-level rules run, first failure
 //! wins (see the wire notes §1.6 and §2).
 
-use std::sync::Arc;
-
-use time::OffsetDateTime;
-
 use super::{
-    Error, FieldErrors,
+    Error,
     password::Password,
     sessions,
-    users::{EmailAddress, NewUser, User, Username, Users},
+    users::{
+        EmailAddress, NewUser, PasswordChange, User, Username, Users, attributes, conflict_as_field,
+    },
     validators::UserAttributes,
 };
 use crate::{
     config::{LoginField, Settings},
-    mail::{Link, Mailer, MessageKind},
+    mail::MessageKind,
     security::{
-        django_tokens::{TokenGenerator, TokenUser, decode_uid, encode_uid},
+        django_tokens::{decode_uid, encode_uid},
         hashers::{Verification, is_usable},
     },
-    store::{Store, Timestamp, Tx, UserChanges},
+    store::{Timestamp, Tx, UserChanges},
 };
 
 /// Djoser's messages (`djoser.constants.Messages`).
@@ -36,8 +34,7 @@ pub mod messages {
     pub const INVALID_PASSWORD: &str = "Invalid password.";
     pub const EMAIL_NOT_FOUND: &str = "User with given email does not exist.";
     pub const CANNOT_CREATE_USER: &str = "Unable to create account.";
-    pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
-    pub const EMAIL_TAKEN: &str = "user with this email address already exists.";
+    pub use crate::domain::users::{EMAIL_TAKEN, USERNAME_TAKEN};
 
     pub fn username_mismatch(field: &str) -> String {
         format!("The two {field} fields didn't match.")
@@ -79,110 +76,20 @@ impl From<crate::store::StoreError> for FlowError {
 
 #[derive(Clone)]
 pub struct Accounts {
-    store: Store,
     users: Users,
-    mailer: Mailer,
-    tokens: Arc<TokenGenerator>,
-    settings: Arc<Settings>,
-}
-
-fn field(errors: &mut FieldErrors, name: &str, message: impl Into<String>) {
-    errors.push((name.to_string(), vec![message.into()]));
-}
-
-/// What Django's token generator hashes of a user.
-fn token_user<'a>(user: &'a User, hash: &'a str) -> TokenUser<'a> {
-    TokenUser {
-        id: user.id,
-        password_hash: hash,
-        last_login: user.last_login,
-        email: &user.email,
-    }
 }
 
 impl Accounts {
-    pub fn new(store: Store, users: Users, mailer: Mailer, settings: Arc<Settings>) -> Accounts {
-        let key = settings.security.secret_key.clone().unwrap_or_default();
-        let tokens = TokenGenerator::new(
-            &key,
-            settings.security.secret_key_fallbacks.clone(),
-            settings.security.token_timeout,
-        );
-        Accounts {
-            store,
-            users,
-            mailer,
-            tokens: Arc::new(tokens),
-            settings,
-        }
+    pub fn new(users: Users) -> Accounts {
+        Accounts { users }
     }
 
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        self.users.settings()
     }
 
     pub fn users(&self) -> &Users {
         &self.users
-    }
-
-    /// The activation/reset token for a user as stored now.
-    fn make_token(&self, user: &User, hash: &str) -> String {
-        self.tokens
-            .make_token(&token_user(user, hash), OffsetDateTime::now_utc())
-    }
-
-    fn check_token(&self, user: &User, hash: &str, token: &str) -> bool {
-        self.tokens
-            .check_token(&token_user(user, hash), token, OffsetDateTime::now_utc())
-    }
-
-    /// Queues a message for `user` inside `tx`; with `link`, a uid/token
-    /// link from the given pattern.
-    async fn queue(
-        &self,
-        tx: &mut Tx,
-        kind: MessageKind,
-        user: &User,
-        link: Option<(&str, &str)>,
-    ) -> Result<(), Error> {
-        if user.email.is_empty() {
-            return Ok(());
-        }
-        let uid = encode_uid(user.id);
-        let link = link.map(|(pattern, token)| Link {
-            pattern,
-            uid: &uid,
-            token,
-        });
-        let mail = self
-            .mailer
-            .compose(kind, &user.email, Some(user), link.as_ref())
-            .map_err(Error::internal)?;
-        tx.enqueue_mail(&mail).await?;
-        Ok(())
-    }
-
-    /// Field-phase checks that need the database: a taken username or
-    /// e-mail. Returns the errors to add to the parser's own.
-    pub async fn uniqueness_errors(
-        &self,
-        username: Option<&str>,
-        email: Option<&str>,
-        except: Option<i32>,
-    ) -> Result<FieldErrors, Error> {
-        let mut errors = FieldErrors::new();
-        if let Some(u) = username
-            && self.store.username_taken(u, except).await?
-        {
-            field(&mut errors, "username", messages::USERNAME_TAKEN);
-        }
-        if let Some(e) = email.filter(|e| !e.is_empty())
-            && self.settings.users.unique_email
-            && self.store.email_taken(e, except).await?
-        {
-            field(&mut errors, "email", messages::EMAIL_TAKEN);
-        }
-        Ok(errors)
     }
 
     /// `POST users/`: creates the account (inactive when activation
@@ -199,7 +106,7 @@ impl Accounts {
             },
         )?;
         check_retype(&r.password, r.re_password.as_ref())?;
-        let dj = &self.settings.djoser;
+        let dj = &self.users.settings().djoser;
         let new = NewUser {
             username: r.username,
             email: r.email.clone(),
@@ -211,26 +118,28 @@ impl Accounts {
             is_superuser: false,
         };
         let encoded = self.users.hash(new.password.as_ref()).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.users.store().begin().await?;
         let user = match tx.insert_user(&new, email, &encoded).await {
             Ok(user) => user,
-            Err(e) => return Err(conflict_as_field(e, None)),
+            Err(e) => return Err(conflict_as_field(e, None).into()),
         };
         if dj.send_activation_email {
-            let token = self.make_token(&user, &encoded);
-            self.queue(
-                &mut tx,
-                MessageKind::Activation,
-                &user,
-                Some((&dj.activation_url, &token)),
-            )
-            .await?;
+            let token = self.users.make_token(&user, &encoded);
+            self.users
+                .queue(
+                    &mut tx,
+                    MessageKind::Activation,
+                    &user,
+                    Some((&dj.activation_url, &token)),
+                )
+                .await?;
         } else if dj.send_confirmation_email {
-            self.queue(&mut tx, MessageKind::Confirmation, &user, None)
+            self.users
+                .queue(&mut tx, MessageKind::Confirmation, &user, None)
                 .await?;
         }
         tx.commit().await?;
-        self.mailer.wake();
+        self.users.mailer().wake();
         Ok(user)
     }
 
@@ -239,7 +148,7 @@ impl Accounts {
         let Some(id) = decode_uid(uid) else {
             return Ok(None);
         };
-        Ok(self.store.find_credentials_by_id(id).await?)
+        Ok(self.users.store().find_credentials_by_id(id).await?)
     }
 
     /// `POST users/activation/`.
@@ -247,13 +156,13 @@ impl Accounts {
         let Some((user, hash)) = self.user_from_uid(uid).await? else {
             return Err(Error::field("uid", messages::INVALID_UID).into());
         };
-        if !self.check_token(&user, &hash, token) {
+        if !self.users.check_token(&user, &hash, token) {
             return Err(Error::field("token", messages::INVALID_TOKEN).into());
         }
         if user.is_active {
             return Err(FlowError::Stale);
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.users.store().begin().await?;
         tx.update_user(
             user.id,
             &UserChanges {
@@ -262,17 +171,18 @@ impl Accounts {
             },
         )
         .await?;
-        if self.settings.djoser.send_confirmation_email {
-            self.queue(&mut tx, MessageKind::Confirmation, &user, None)
+        if self.users.settings().djoser.send_confirmation_email {
+            self.users
+                .queue(&mut tx, MessageKind::Confirmation, &user, None)
                 .await?;
         }
         tx.commit().await?;
-        self.mailer.wake();
+        self.users.mailer().wake();
         Ok(())
     }
 
     fn show_email_not_found(&self) -> bool {
-        let dj = &self.settings.djoser;
+        let dj = &self.users.settings().djoser;
         dj.password_reset_show_email_not_found || dj.username_reset_show_email_not_found
     }
 
@@ -286,7 +196,8 @@ impl Accounts {
         active: bool,
     ) -> Result<Option<(User, String)>, Error> {
         Ok(self
-            .store
+            .users
+            .store()
             .find_credentials_by_email(email)
             .await?
             .into_iter()
@@ -299,22 +210,23 @@ impl Accounts {
         if found.is_none() && self.show_email_not_found() {
             return Err(FlowError::EmailNotFound);
         }
-        let dj = &self.settings.djoser;
+        let dj = &self.users.settings().djoser;
         if !dj.send_activation_email {
             return Err(FlowError::ActivationOff);
         }
         if let Some((user, hash)) = found {
-            let token = self.make_token(&user, &hash);
-            let mut tx = self.store.begin().await?;
-            self.queue(
-                &mut tx,
-                MessageKind::Activation,
-                &user,
-                Some((&dj.activation_url, &token)),
-            )
-            .await?;
+            let token = self.users.make_token(&user, &hash);
+            let mut tx = self.users.store().begin().await?;
+            self.users
+                .queue(
+                    &mut tx,
+                    MessageKind::Activation,
+                    &user,
+                    Some((&dj.activation_url, &token)),
+                )
+                .await?;
             tx.commit().await?;
-            self.mailer.wake();
+            self.users.mailer().wake();
         }
         Ok(())
     }
@@ -334,18 +246,19 @@ impl Accounts {
                 Ok(())
             };
         };
-        let dj = &self.settings.djoser;
+        let dj = &self.users.settings().djoser;
         let (kind, pattern) = if username {
             (MessageKind::UsernameReset, &dj.username_reset_confirm_url)
         } else {
             (MessageKind::PasswordReset, &dj.password_reset_confirm_url)
         };
-        let token = self.make_token(&user, &hash);
-        let mut tx = self.store.begin().await?;
-        self.queue(&mut tx, kind, &user, Some((pattern, &token)))
+        let token = self.users.make_token(&user, &hash);
+        let mut tx = self.users.store().begin().await?;
+        self.users
+            .queue(&mut tx, kind, &user, Some((pattern, &token)))
             .await?;
         tx.commit().await?;
-        self.mailer.wake();
+        self.users.mailer().wake();
         Ok(())
     }
 
@@ -360,18 +273,19 @@ impl Accounts {
         let Some((user, hash)) = self.user_by_email(email.as_str(), true).await? else {
             return Ok(None);
         };
-        let token = self.make_token(&user, &hash);
-        let pattern = self.settings.accounts.password_reset_url.clone();
-        let mut tx = self.store.begin().await?;
-        self.queue(
-            &mut tx,
-            MessageKind::PasswordReset,
-            &user,
-            Some((&pattern, &token)),
-        )
-        .await?;
+        let token = self.users.make_token(&user, &hash);
+        let pattern = self.users.settings().accounts.password_reset_url.clone();
+        let mut tx = self.users.store().begin().await?;
+        self.users
+            .queue(
+                &mut tx,
+                MessageKind::PasswordReset,
+                &user,
+                Some((&pattern, &token)),
+            )
+            .await?;
         tx.commit().await?;
-        self.mailer.wake();
+        self.users.mailer().wake();
         Ok(Some((encode_uid(user.id), token)))
     }
 
@@ -404,7 +318,7 @@ impl Accounts {
         user: &User,
         password: &Password,
     ) -> Result<bool, Error> {
-        let hash = self.store.password_hash(user.id).await?;
+        let hash = self.users.store().password_hash(user.id).await?;
         let verdict = self.users.verify(password, hash.as_deref()).await;
         Ok(matches!(verdict, Verification::Match { .. }))
     }
@@ -423,34 +337,20 @@ impl Accounts {
             .validate_password(new, &attributes(user))
             .map_err(|e| rename_field(e, "new_password"))?;
         check_retype(new, again)?;
-        let encoded = self.users.hash(Some(new)).await?;
-        let mut tx = self.store.begin().await?;
-        tx.set_password_hash(user.id, &encoded).await?;
-        let keep = if self.settings.djoser.logout_on_password_change {
-            None
-        } else {
-            keep_token
+        let change = PasswordChange {
+            keep_token,
+            notify: true,
+            ..Default::default()
         };
-        let revoked = sessions::revoke_all(&mut tx, user.id, keep).await?;
-        if self.settings.djoser.password_changed_email_confirmation {
-            self.queue(
-                &mut tx,
-                MessageKind::PasswordChangedConfirmation,
-                user,
-                None,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        revoked.settle().await;
-        self.mailer.wake();
+        self.users.store_password(user, new, change).await?;
         Ok(())
     }
 
     /// `POST users/reset_password_confirm/`: validators (against the user
     /// the link names, unlike Djoser), retype, uid, token; then the new
-    /// password, `last_login` touched (the link is single use) and every
-    /// session of the user revoked.
+    /// password, `last_login` touched and every session of the user
+    /// revoked. The link works once: the write happens only if the hash it
+    /// was made from is still stored, so of concurrent uses one wins.
     pub async fn reset_password_confirm(
         &self,
         uid: &str,
@@ -469,35 +369,27 @@ impl Accounts {
         let Some((user, hash)) = self.user_from_uid(uid).await? else {
             return Err(Error::field("uid", messages::INVALID_UID).into());
         };
-        if !self.check_token(&user, &hash, token) {
+        if !self.users.check_token(&user, &hash, token) {
             return Err(Error::field("token", messages::INVALID_TOKEN).into());
         }
         self.users
             .validate_password(new, &attributes(&user))
             .map_err(|e| rename_field(e, "new_password"))?;
-        let encoded = self.users.hash(Some(new)).await?;
-        let mut tx = self.store.begin().await?;
-        tx.set_password_hash(user.id, &encoded).await?;
-        tx.set_last_login(user.id, Timestamp::now()).await?;
-        let revoked = sessions::revoke_all(&mut tx, user.id, None).await?;
-        if self.settings.djoser.password_changed_email_confirmation {
-            self.queue(
-                &mut tx,
-                MessageKind::PasswordChangedConfirmation,
-                &user,
-                None,
-            )
-            .await?;
+        let change = PasswordChange {
+            replacing: Some(&hash),
+            touch_last_login: true,
+            notify: true,
+            ..Default::default()
+        };
+        match self.users.store_password(&user, new, change).await? {
+            true => Ok(()),
+            false => Err(Error::field("token", messages::INVALID_TOKEN).into()),
         }
-        tx.commit().await?;
-        revoked.settle().await;
-        self.mailer.wake();
-        Ok(())
     }
 
     /// Applies a new login-field value (username or e-mail) to `user`.
     fn login_change(&self, value: &str) -> UserChanges {
-        match self.settings.users.login_field {
+        match self.users.settings().users.login_field {
             LoginField::Username => UserChanges {
                 username: Some(value.to_string()),
                 ..Default::default()
@@ -514,20 +406,26 @@ impl Accounts {
 
     /// `POST users/set_{U}/` (after the field phase).
     pub async fn set_login(&self, user: &User, value: &str) -> Result<(), FlowError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.users.store().begin().await?;
         self.apply_login_change(&mut tx, user.id, value).await?;
-        if self.settings.djoser.username_changed_email_confirmation {
+        if self
+            .users
+            .settings()
+            .djoser
+            .username_changed_email_confirmation
+        {
             let changed = self.with_login(user, value);
-            self.queue(
-                &mut tx,
-                MessageKind::UsernameChangedConfirmation,
-                &changed,
-                None,
-            )
-            .await?;
+            self.users
+                .queue(
+                    &mut tx,
+                    MessageKind::UsernameChangedConfirmation,
+                    &changed,
+                    None,
+                )
+                .await?;
         }
         tx.commit().await?;
-        self.mailer.wake();
+        self.users.mailer().wake();
         Ok(())
     }
 
@@ -535,8 +433,8 @@ impl Accounts {
         match tx.update_user(id, &self.login_change(value)).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                let name = format!("new_{}", self.settings.users.login_field.name());
-                Err(conflict_as_field(e, Some(&name)))
+                let name = format!("new_{}", self.users.settings().users.login_field.name());
+                Err(conflict_as_field(e, Some(&name)).into())
             }
         }
     }
@@ -544,7 +442,7 @@ impl Accounts {
     /// The user as it is after a login-field change (for the mail).
     fn with_login(&self, user: &User, value: &str) -> User {
         let mut changed = user.clone();
-        match self.settings.users.login_field {
+        match self.users.settings().users.login_field {
             LoginField::Username => changed.username = value.to_string(),
             LoginField::Email => {
                 changed.username = value.chars().take(Username::MAX_LEN).collect();
@@ -565,83 +463,37 @@ impl Accounts {
         let Some((user, hash)) = self.user_from_uid(uid).await? else {
             return Err(Error::field("uid", messages::INVALID_UID).into());
         };
-        if !self.check_token(&user, &hash, token) {
+        if !self.users.check_token(&user, &hash, token) {
             return Err(Error::field("token", messages::INVALID_TOKEN).into());
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.users.store().begin().await?;
         self.apply_login_change(&mut tx, user.id, value).await?;
         tx.set_last_login(user.id, Timestamp::now()).await?;
-        if self.settings.djoser.username_changed_email_confirmation {
+        if self
+            .users
+            .settings()
+            .djoser
+            .username_changed_email_confirmation
+        {
             let changed = self.with_login(&user, value);
-            self.queue(
-                &mut tx,
-                MessageKind::UsernameChangedConfirmation,
-                &changed,
-                None,
-            )
-            .await?;
+            self.users
+                .queue(
+                    &mut tx,
+                    MessageKind::UsernameChangedConfirmation,
+                    &changed,
+                    None,
+                )
+                .await?;
         }
         tx.commit().await?;
-        self.mailer.wake();
-        Ok(())
-    }
-
-    /// `PUT/PATCH users/{id}/`: profile fields (the login field is read
-    /// only). With activation e-mails on, a changed e-mail deactivates the
-    /// account and an activation mail goes to the new address.
-    pub async fn update_user(&self, user: &User, changes: UserChanges) -> Result<User, FlowError> {
-        let dj = &self.settings.djoser;
-        let mut changes = changes;
-        let email_changed = changes.email.as_ref().is_some_and(|e| *e != user.email);
-        if dj.send_activation_email && email_changed {
-            changes.is_active = Some(false);
-        }
-        let mut tx = self.store.begin().await?;
-        match tx.update_user(user.id, &changes).await {
-            Ok(()) => {}
-            Err(e) => return Err(conflict_as_field(e, None)),
-        }
-        let mut updated = user.clone();
-        if let Some(v) = changes.email {
-            updated.email = v;
-        }
-        if let Some(v) = changes.first_name {
-            updated.first_name = v;
-        }
-        if let Some(v) = changes.last_name {
-            updated.last_name = v;
-        }
-        if let Some(v) = changes.is_active {
-            updated.is_active = v;
-        }
-        if dj.send_activation_email && !updated.is_active {
-            let hash = self.store.password_hash(user.id).await?.unwrap_or_default();
-            let token = self.make_token(&updated, &hash);
-            self.queue(
-                &mut tx,
-                MessageKind::Activation,
-                &updated,
-                Some((&dj.activation_url, &token)),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        self.mailer.wake();
-        Ok(updated)
-    }
-
-    /// `DELETE users/{id}/`: the row and everything pointing at it.
-    pub async fn delete_user(&self, user_id: i32) -> Result<(), FlowError> {
-        let mut tx = self.store.begin().await?;
-        tx.delete_user(user_id).await?;
-        tx.commit().await?;
+        self.users.mailer().wake();
         Ok(())
     }
 
     /// `POST token/logout_all/`: every opaque token and every JWT of the
     /// user stop working.
     pub async fn logout_all(&self, user_id: i32) -> Result<(), FlowError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.users.store().begin().await?;
         let revoked = sessions::revoke_all(&mut tx, user_id, None).await?;
         tx.commit().await?;
         revoked.settle().await;
@@ -651,7 +503,7 @@ impl Accounts {
     /// Djoser's `token/logout/` when the caller authenticated with a JWT:
     /// all of the caller's opaque tokens go.
     pub async fn delete_all_tokens(&self, user_id: i32) -> Result<(), FlowError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.users.store().begin().await?;
         tx.delete_user_tokens(user_id, None).await?;
         tx.commit().await?;
         Ok(())
@@ -671,22 +523,6 @@ async fn level_timing<T>(work: impl std::future::Future<Output = T>) -> T {
     result
 }
 
-/// A taken username or e-mail as Djoser's field error (under `field`, or
-/// the column's own name); other store errors pass through.
-fn conflict_as_field(e: crate::store::StoreError, field: Option<&str>) -> FlowError {
-    match e {
-        crate::store::StoreError::Conflict { field: column } => {
-            let message = if column == "email" {
-                messages::EMAIL_TAKEN
-            } else {
-                messages::USERNAME_TAKEN
-            };
-            Error::field(field.unwrap_or(&column), message).into()
-        }
-        other => other.into(),
-    }
-}
-
 /// Djoser's retype rule: a second copy, when asked for, must match.
 fn check_retype(password: &Password, again: Option<&Password>) -> Result<(), FlowError> {
     match again {
@@ -694,15 +530,6 @@ fn check_retype(password: &Password, again: Option<&Password>) -> Result<(), Flo
             Err(Error::field("non_field_errors", messages::PASSWORD_MISMATCH).into())
         }
         _ => Ok(()),
-    }
-}
-
-fn attributes(user: &User) -> UserAttributes<'_> {
-    UserAttributes {
-        username: &user.username,
-        first_name: &user.first_name,
-        last_name: &user.last_name,
-        email: &user.email,
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("the account is inactive")]
     Inactive,
+    /// The caller may not do this (to this target).
+    #[error("permission denied")]
+    Forbidden,
     #[error("too many requests, retry after {retry_after} s")]
     Throttled { retry_after: u64 },
     /// Input failed validation; every failing field is listed.

@@ -9,8 +9,14 @@
 
 use time::{Date, OffsetDateTime};
 
-use super::{Error, FieldErrors};
-use crate::{config::MediaSettings, store::Store};
+use super::{
+    Error, FieldErrors,
+    access::{self, Principal},
+};
+use crate::{
+    config::{MediaSettings, Settings},
+    store::Store,
+};
 
 pub mod pictures;
 
@@ -133,6 +139,38 @@ pub async fn for_users(store: &Store, user_ids: &[i32]) -> Result<Vec<Profile>, 
     Ok(rows.into_iter().filter_map(|(_, p)| p).collect())
 }
 
+/// An admin's update of user `user_id`'s profile, as `caller`: refused
+/// unless the caller may manage that user (`access::may_manage`: a
+/// permission holder cannot edit a superuser's or a full admin's profile)
+/// and may grant (or take away) every role the update changes.
+pub async fn update_as(
+    store: &Store,
+    settings: &Settings,
+    caller: &Principal,
+    user_id: i32,
+    update: ProfileUpdate,
+) -> Result<Profile, Error> {
+    if caller.user.id != user_id {
+        let target = store
+            .find_user_by_id(user_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let target = Principal::load(store, &settings.accounts, target).await?;
+        access::may_manage(caller, &target)?;
+    }
+    if let Some(roles) = &update.changes.roles {
+        let current: Vec<i32> = get_or_create(store, user_id)
+            .await?
+            .roles
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        let changed = access::changed(&current, roles);
+        access::check_group_grants(store, &settings.accounts, caller, &changed).await?;
+    }
+    self::update(store, &settings.media, user_id, update).await
+}
+
 /// Applies an update to the user's profile (created if missing). Every
 /// field error, the handler's and these, is reported at once.
 pub async fn update(
@@ -231,62 +269,7 @@ fn province_error(r: &ProvinceRef) -> String {
     }
 }
 
-/// DRF's message for unknown primary keys, naming them.
-pub fn missing_message(missing: &[i32]) -> String {
-    let list: Vec<String> = missing.iter().map(i32::to_string).collect();
-    format!(
-        "Invalid pk \"{}\" - object does not exist.",
-        list.join("\", \"")
-    )
-}
-
-/// Admin changes to a user: the `auth_user` columns and, if given, the
-/// complete list of groups.
-#[derive(Debug, Default)]
-pub struct UserUpdate {
-    pub changes: crate::store::UserChanges,
-    pub groups: Option<Vec<i32>>,
-    pub errors: FieldErrors,
-}
-
-/// Applies an admin's change to user `id` (which must exist).
-pub async fn update_user(store: &Store, id: i32, update: UserUpdate) -> Result<(), Error> {
-    let UserUpdate {
-        changes,
-        groups,
-        mut errors,
-    } = update;
-    if let Some(groups) = &groups {
-        let missing = store.missing_groups(groups).await?;
-        if !missing.is_empty() {
-            errors.push(("groups".into(), vec![missing_message(&missing)]));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
-    let mut tx = store.begin().await?;
-    tx.update_user(id, &changes).await?;
-    if let Some(groups) = &groups {
-        tx.set_user_groups(id, groups).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Deletes user `id` with everything that hangs off it, then its picture.
-pub async fn delete_user(store: &Store, media: &MediaSettings, id: i32) -> Result<(), Error> {
-    let mut tx = store.begin().await?;
-    let picture = tx.profile_picture(id).await?;
-    if !tx.delete_user(id).await? {
-        return Err(Error::NotFound);
-    }
-    tx.commit().await?;
-    if let Some(path) = picture {
-        pictures::remove(media, &path).await;
-    }
-    Ok(())
-}
+pub use super::users::missing_message;
 
 /// A page of users with their profiles (`None` where none exists yet;
 /// the list creates none).

@@ -8,8 +8,14 @@
 //! transaction or, when an id names no permission, changes nothing and names
 //! every unknown id.
 
-use super::Error;
-use crate::store::{Store, StoreError};
+use super::{
+    Error,
+    access::{self, Principal},
+};
+use crate::{
+    config::AccountsSettings,
+    store::{Store, StoreError},
+};
 
 /// Longest role name `auth_group.name` holds.
 pub const NAME_MAX_CHARS: usize = 150;
@@ -89,8 +95,15 @@ pub async fn find_role(store: &Store, id: i32) -> Result<Role, Error> {
     store.find_role(id).await?.ok_or(Error::NotFound)
 }
 
-/// Creates a role with no permissions.
-pub async fn create_role(store: &Store, name: &RoleName) -> Result<Role, Error> {
+/// Creates a role with no permissions, as `caller` (an admin role only as
+/// a full admin).
+pub async fn create_role(
+    store: &Store,
+    settings: &AccountsSettings,
+    caller: &Principal,
+    name: &RoleName,
+) -> Result<Role, Error> {
+    access::may_create_role(settings, caller, name.as_str())?;
     if store.role_named(name.as_str()).await?.is_some() {
         return Err(name_taken());
     }
@@ -105,12 +118,20 @@ pub async fn create_role(store: &Store, name: &RoleName) -> Result<Role, Error> 
     })
 }
 
-/// Renames role `id` (`None` keeps the name, as a PATCH without `name`).
-pub async fn rename_role(store: &Store, id: i32, name: Option<&RoleName>) -> Result<Role, Error> {
+/// Renames role `id` as `caller` (`None` keeps the name, as a PATCH
+/// without `name`); see `access::may_change_role`.
+pub async fn rename_role(
+    store: &Store,
+    settings: &AccountsSettings,
+    caller: &Principal,
+    id: i32,
+    name: Option<&RoleName>,
+) -> Result<Role, Error> {
     let mut role = find_role(store, id).await?;
-    let Some(name) = name else {
+    let Some(name) = name.filter(|n| n.as_str() != role.name) else {
         return Ok(role);
     };
+    access::may_change_role(settings, caller, id, &role.name, Some(name.as_str()))?;
     // Keeping one's own name is not a clash, as in Django's check.
     if store
         .role_named(name.as_str())
@@ -130,8 +151,17 @@ pub async fn rename_role(store: &Store, id: i32, name: Option<&RoleName>) -> Res
     Ok(role)
 }
 
-/// Deletes role `id` with its memberships and permission grants.
-pub async fn delete_role(store: &Store, id: i32) -> Result<(), Error> {
+/// Deletes role `id` with its memberships and permission grants, as
+/// `caller` (an admin role, or one the caller belongs to, only as a full
+/// admin: deleting it changes its members).
+pub async fn delete_role(
+    store: &Store,
+    settings: &AccountsSettings,
+    caller: &Principal,
+    id: i32,
+) -> Result<(), Error> {
+    let role = find_role(store, id).await?;
+    access::may_change_role(settings, caller, id, &role.name, None)?;
     match store.delete_role(id).await? {
         true => Ok(()),
         false => Err(Error::NotFound),
@@ -139,8 +169,16 @@ pub async fn delete_role(store: &Store, id: i32) -> Result<(), Error> {
 }
 
 /// Replaces the permissions of role `id` with `ids` (duplicates allowed),
-/// all in one transaction.
-pub async fn set_role_permissions(store: &Store, id: i32, ids: &[i64]) -> Result<Role, Error> {
+/// all in one transaction, as `caller`: a change needs
+/// `access::may_change_role` and that the caller holds every permission
+/// granted or taken away.
+pub async fn set_role_permissions(
+    store: &Store,
+    settings: &AccountsSettings,
+    caller: &Principal,
+    id: i32,
+    ids: &[i64],
+) -> Result<Role, Error> {
     let mut seen = std::collections::HashSet::new();
     let wanted: Vec<i64> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
     // Ids outside the key's range cannot name a permission.
@@ -148,6 +186,12 @@ pub async fn set_role_permissions(store: &Store, id: i32, ids: &[i64]) -> Result
         .iter()
         .filter_map(|id| i32::try_from(*id).ok())
         .collect();
+    let current = find_role(store, id).await?;
+    let changed = access::changed(&current.permissions, &candidates);
+    if !changed.is_empty() {
+        access::may_change_role(settings, caller, id, &current.name, None)?;
+        access::check_permission_grants(caller, &changed)?;
+    }
     let mut tx = store.begin().await?;
     if !tx.lock_role(id).await? {
         return Err(Error::NotFound);

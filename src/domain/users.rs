@@ -2,13 +2,23 @@
 //! the `User` record, and the operations on users that the CLI and both APIs
 //! share (create, authenticate, change password).
 
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
 use super::{Error, password::Password, validators};
 use crate::{
-    config::LoginField,
-    security::{hashers::Verification, passwords::PasswordService},
+    config::{LoginField, Settings},
+    mail::Mailer,
+    security::{django_tokens::TokenGenerator, hashers::Verification, passwords::PasswordService},
     store::Store,
+};
+
+mod manage;
+
+pub use manage::{
+    EMAIL_TAKEN, PasswordChange, USERNAME_TAKEN, UserUpdate, attributes, conflict_as_field,
+    missing_message,
 };
 
 /// Django's `AbstractUser`: the columns of `auth_user` but the password.
@@ -137,25 +147,51 @@ pub struct NewUser {
     pub is_superuser: bool,
 }
 
-/// The rules shared by every way of creating or changing users.
+/// The rules shared by every way of creating or changing users, and the
+/// one home of each change (`manage.rs`).
 #[derive(Clone)]
 pub struct Users {
     store: Store,
     passwords: PasswordService,
-    validators: Vec<validators::PasswordValidator>,
+    validators: Arc<Vec<validators::PasswordValidator>>,
+    mailer: Mailer,
+    tokens: Arc<TokenGenerator>,
+    settings: Arc<Settings>,
 }
 
 impl Users {
     pub fn new(
         store: Store,
         passwords: PasswordService,
-        validators: Vec<validators::PasswordValidator>,
+        mailer: Mailer,
+        settings: Arc<Settings>,
     ) -> Self {
+        let key = settings.security.secret_key.clone().unwrap_or_default();
+        let tokens = TokenGenerator::new(
+            &key,
+            settings.security.secret_key_fallbacks.clone(),
+            settings.security.token_timeout,
+        );
         Self {
             store,
             passwords,
-            validators,
+            validators: Arc::new(settings.users.password_validators.clone()),
+            mailer,
+            tokens: Arc::new(tokens),
+            settings,
         }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
     }
 
     /// Runs the configured password validators against `password` for a
@@ -264,26 +300,6 @@ impl Users {
             }
             Verification::NoMatch | Verification::Unusable => Err(Error::InvalidCredentials),
         }
-    }
-
-    /// Sets a new password after running the validators.
-    pub async fn set_password(&self, user: &User, password: &Password) -> Result<(), Error> {
-        self.validate_password(
-            password,
-            &validators::UserAttributes {
-                username: &user.username,
-                first_name: &user.first_name,
-                last_name: &user.last_name,
-                email: &user.email,
-            },
-        )?;
-        let encoded = self
-            .passwords
-            .hash(password)
-            .await
-            .map_err(Error::internal)?;
-        self.store.set_password_hash(user.id, &encoded).await?;
-        Ok(())
     }
 
     pub async fn find_by_username(&self, username: &str) -> Result<User, Error> {

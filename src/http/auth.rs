@@ -14,7 +14,10 @@ use axum::{
 use serde_json::json;
 
 use super::{AppState, error::ApiError};
-use crate::domain::sessions::{AuthFailure, Caller};
+use crate::domain::{
+    access::Principal,
+    sessions::{AuthFailure, Caller},
+};
 
 pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
 
@@ -133,5 +136,23 @@ impl FromRequestParts<AppState> for Authenticated {
             Some(caller) => Ok(Authenticated(caller)),
             None => Err(detail(NOT_AUTHENTICATED)),
         }
+    }
+}
+
+/// The authenticated caller with what they may do, built once per request:
+/// the Accounts API's access check leaves it in the request; elsewhere it
+/// is read here on first use.
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
+        let principal =
+            Principal::load(&state.store, &state.settings.accounts, caller.user).await?;
+        parts.extensions.insert(principal.clone());
+        Ok(principal)
     }
 }

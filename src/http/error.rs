@@ -12,7 +12,14 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::domain::{self, FieldErrors};
+use crate::{
+    domain::{self, FieldErrors, accounts::FlowError, accounts::messages},
+    store::StoreError,
+};
+
+/// DRF's `PermissionDenied` message: the one body of every 403 for a
+/// caller who may not do what they asked.
+pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
 
 /// DRF's `NON_FIELD_ERRORS_KEY`.
 pub const NON_FIELD_ERRORS: &str = "non_field_errors";
@@ -99,6 +106,11 @@ impl ApiError {
         Self::detail(StatusCode::NOT_FOUND, "Not found.")
     }
 
+    /// 403 with DRF's permission-denied message.
+    pub fn forbidden() -> Self {
+        Self::detail(StatusCode::FORBIDDEN, PERMISSION_DENIED)
+    }
+
     /// 500 with a generic message; the cause is logged, never shown.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %error_chain(cause), "internal error");
@@ -173,6 +185,7 @@ impl From<domain::Error> for ApiError {
                 ApiError::non_field(vec!["Unable to log in with provided credentials.".into()])
             }
             E::Inactive => ApiError::non_field(vec!["User account is disabled.".into()]),
+            E::Forbidden => ApiError::forbidden(),
             E::Throttled { retry_after } => ApiError::detail(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("Request was throttled. Expected available in {retry_after} seconds."),
@@ -180,6 +193,26 @@ impl From<domain::Error> for ApiError {
             .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)),
             E::Validation(errors) => ApiError::fields(errors),
             E::Internal(cause) => ApiError::internal(cause.as_ref()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        domain::Error::from(e).into()
+    }
+}
+
+/// A flow's outcome in Djoser's particular shapes.
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::Domain(e) => e.into(),
+            FlowError::Stale => ApiError::detail(StatusCode::FORBIDDEN, messages::STALE_TOKEN),
+            FlowError::EmailNotFound => {
+                ApiError::json(StatusCode::BAD_REQUEST, json!([messages::EMAIL_NOT_FOUND]))
+            }
+            FlowError::ActivationOff => ApiError::empty(StatusCode::BAD_REQUEST),
         }
     }
 }

@@ -1,6 +1,6 @@
-//! What the Accounts API's access rules ask the database: group
-//! membership (directly, or through profile roles) and Django permissions
-//! (held directly, or through any group the user belongs to either way).
+//! What the access rules ask the database: group membership (directly, or
+//! through profile roles) and Django permissions (held directly, or through
+//! any group the user belongs to either way), read once per principal.
 
 use super::{Store, StoreError, on_pool};
 
@@ -10,43 +10,33 @@ const USER_GROUPS: &str = "SELECT group_id FROM auth_user_groups WHERE user_id =
      JOIN doorman_profile p ON p.id = r.profile_id WHERE p.user_id = $1";
 
 impl Store {
-    /// Whether the user is in a group with one of these names.
-    pub async fn user_in_any_group(
-        &self,
-        user_id: i32,
-        names: &[String],
-    ) -> Result<bool, StoreError> {
-        if names.is_empty() {
-            return Ok(false);
-        }
-        let sql = format!("SELECT g.name FROM auth_group g WHERE g.id IN ({USER_GROUPS})");
-        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+    /// The groups the user belongs to (directly or through profile roles),
+    /// with their names.
+    pub async fn user_group_names(&self, user_id: i32) -> Result<Vec<(i32, String)>, StoreError> {
+        let sql = format!("SELECT g.id, g.name FROM auth_group g WHERE g.id IN ({USER_GROUPS})");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(user_id)
             .fetch_all(pool)
-            .await)?;
-        Ok(rows.iter().any(|(n,)| names.contains(n)))
+            .await)?,
+        )
     }
 
-    /// Whether the user holds `app_label.codename`, directly or via groups.
-    pub async fn user_has_permission(
-        &self,
-        user_id: i32,
-        app_label: &str,
-        codename: &str,
-    ) -> Result<bool, StoreError> {
+    /// Every permission the user holds, directly or through a group
+    /// (joined either way), as `(id, "app_label.codename")`.
+    pub async fn user_permissions(&self, user_id: i32) -> Result<Vec<(i32, String)>, StoreError> {
         let sql = format!(
-            "SELECT 1 FROM auth_permission p JOIN django_content_type ct ON ct.id = p.content_type_id \
-             WHERE ct.app_label = $2 AND p.codename = $3 AND ( \
-               p.id IN (SELECT permission_id FROM auth_user_user_permissions WHERE user_id = $1) \
-               OR p.id IN (SELECT permission_id FROM auth_group_permissions WHERE group_id IN ({USER_GROUPS})))"
+            "SELECT p.id, ct.app_label || '.' || p.codename FROM auth_permission p \
+             JOIN django_content_type ct ON ct.id = p.content_type_id WHERE p.id IN ( \
+               SELECT permission_id FROM auth_user_user_permissions WHERE user_id = $1 \
+               UNION SELECT permission_id FROM auth_group_permissions WHERE group_id IN ({USER_GROUPS}))"
         );
-        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(user_id)
-            .bind(app_label)
-            .bind(codename)
-            .fetch_optional(pool)
-            .await)?;
-        Ok(row.is_some())
+            .fetch_all(pool)
+            .await)?,
+        )
     }
 }
 
@@ -70,20 +60,6 @@ pub struct GroupGrants {
 }
 
 impl Store {
-    /// Every permission id the user holds, directly or through a group
-    /// (joined directly or through profile roles).
-    pub async fn user_permission_ids(&self, user_id: i32) -> Result<Vec<i32>, StoreError> {
-        let sql = format!(
-            "SELECT permission_id FROM auth_user_user_permissions WHERE user_id = $1 \
-             UNION SELECT permission_id FROM auth_group_permissions WHERE group_id IN ({USER_GROUPS})"
-        );
-        let rows: Vec<(i32,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(user_id)
-            .fetch_all(pool)
-            .await)?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
     /// The existing groups among `ids` with their names and permission ids
     /// (ids naming no group are left out). Any length: the ids are
     /// de-duplicated and read in chunks.
@@ -124,17 +100,5 @@ impl Store {
             }));
         }
         Ok(out)
-    }
-
-    /// Whether the user belongs to group `group_id`, directly or through
-    /// profile roles.
-    pub async fn user_in_group(&self, user_id: i32, group_id: i32) -> Result<bool, StoreError> {
-        let sql = format!("SELECT 1 FROM auth_group WHERE id = $2 AND id IN ({USER_GROUPS})");
-        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(user_id)
-            .bind(group_id)
-            .fetch_optional(pool)
-            .await)?;
-        Ok(row.is_some())
     }
 }

@@ -146,12 +146,6 @@ impl Store {
         Ok(row.map(|(p,)| p))
     }
 
-    pub async fn set_password_hash(&self, id: i32, encoded: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        tx.set_password_hash(id, encoded).await?;
-        tx.commit().await
-    }
-
     /// Replaces the hash only if it is still `old` (a rehash after login must
     /// not overwrite a password changed meanwhile). Returns whether it did.
     pub async fn replace_password_hash(
@@ -204,6 +198,26 @@ pub struct UserChanges {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub is_active: Option<bool>,
+}
+
+impl UserChanges {
+    /// `user` as it is once these changes are written.
+    pub fn applied_to(&self, user: &User) -> User {
+        let mut out = user.clone();
+        let set = |to: &mut String, from: &Option<String>| {
+            if let Some(v) = from {
+                to.clone_from(v);
+            }
+        };
+        set(&mut out.username, &self.username);
+        set(&mut out.email, &self.email);
+        set(&mut out.first_name, &self.first_name);
+        set(&mut out.last_name, &self.last_name);
+        if let Some(v) = self.is_active {
+            out.is_active = v;
+        }
+        out
+    }
 }
 
 impl Store {
@@ -322,15 +336,38 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn set_password_hash(&mut self, id: i32, encoded: &str) -> Result<(), StoreError> {
+    /// Writes a new hash; whether the user exists.
+    pub async fn set_password_hash(&mut self, id: i32, encoded: &str) -> Result<bool, StoreError> {
         self.touch_users();
-        on_tx!(self, conn => sqlx::query("UPDATE auth_user SET password = $1 WHERE id = $2")
+        let n = on_tx!(self, conn => sqlx::query("UPDATE auth_user SET password = $1 WHERE id = $2")
             .bind(encoded)
             .bind(id)
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
-        Ok(())
+        Ok(n == 1)
+    }
+
+    /// Writes a new hash only if the stored one is still `old`: one
+    /// conditional write decides between concurrent uses of a reset link
+    /// (made from the old hash). Whether it wrote.
+    pub async fn replace_password_hash(
+        &mut self,
+        id: i32,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        self.touch_users();
+        let n = on_tx!(self, conn => sqlx::query(
+            "UPDATE auth_user SET password = $1 WHERE id = $2 AND password = $3",
+        )
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
     }
 
     pub async fn set_last_login(&mut self, id: i32, at: Timestamp) -> Result<(), StoreError> {

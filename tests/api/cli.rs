@@ -7,6 +7,8 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
+use axum::http::StatusCode;
+
 use crate::support::{Backend, TestDb};
 
 fn doorman(db: &TestDb) -> Command {
@@ -209,6 +211,81 @@ fn superuser_and_password_change(backend: Backend) {
         "{}",
         text(&out)
     );
+}
+
+/// `changepassword` is how an operator locks a compromised account out:
+/// the tokens and JWTs issued before it stop working, as after a password
+/// change through either API.
+async fn changepassword_signs_the_user_out(backend: Backend) {
+    use axum::http::Method;
+    use serde_json::json;
+    // Writes from another process are seen within the user cache's TTL;
+    // with none, the first request after the command sees them.
+    let app = crate::support::TestApp::with_settings(backend, |s| {
+        s.database.user_cache_ttl_ms = 0;
+    })
+    .await;
+    let who = app.user("victim").signed_in().await;
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/jwt/create/",
+            None,
+            Some(json!({"username": "victim", "password": crate::support::people::PW})),
+        )
+        .await;
+    let access = format!("Bearer {}", r.json()["access"].as_str().unwrap());
+    let refresh = r.json()["refresh"].as_str().unwrap().to_string();
+    for auth in [who.auth(), access.as_str()] {
+        let r = app
+            .request(Method::GET, "/auth/users/me/", Some(auth), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let mut child = doorman(&app.db)
+        .args(["changepassword", "victim"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"another-Good-pass-77\nanother-Good-pass-77\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for auth in [who.auth(), access.as_str()] {
+        let r = app
+            .request(Method::GET, "/auth/users/me/", Some(auth), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth} still works");
+    }
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/jwt/refresh/",
+            None,
+            Some(json!({"refresh": refresh})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "the refresh token still works"
+    );
+}
+
+#[tokio::test]
+async fn changepassword_signs_the_user_out_sqlite() {
+    changepassword_signs_the_user_out(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn changepassword_signs_the_user_out_postgres() {
+    changepassword_signs_the_user_out(Backend::Postgres).await;
 }
 
 #[test]

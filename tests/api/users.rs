@@ -50,11 +50,9 @@ async fn a_django_pbkdf2_hash_verifies_and_is_upgraded_to_argon2id(app: TestApp)
         .create(member("django", None))
         .await
         .unwrap();
-    app.state
-        .store
-        .set_password_hash(user.id, &encoded)
-        .await
-        .unwrap();
+    let mut tx = app.state.store.begin().await.unwrap();
+    assert!(tx.set_password_hash(user.id, &encoded).await.unwrap());
+    tx.commit().await.unwrap();
 
     let wrong = app
         .state

@@ -22,13 +22,13 @@ use super::{
 };
 use crate::{
     domain::{
-        self, access,
-        profiles::{self, Profile, UserSummary, UserUpdate},
-        users::{EmailAddress, Username},
+        Error,
+        access::{self, Principal},
+        profiles::{self, Profile, UserSummary},
+        users::{EmailAddress, UserUpdate, Username},
     },
     http::{
         AppState,
-        auth::Authenticated,
         error::ApiError,
         input::{Fields, Payload},
     },
@@ -114,11 +114,7 @@ async fn list_users(
     let s = &state.settings;
     let search = search_term(&uri);
     let page = Page::from_query(uri.query(), s)?;
-    let count = state
-        .store
-        .count_users_matching(&search)
-        .await
-        .map_err(domain::Error::from)?;
+    let count = state.store.count_users_matching(&search).await?;
     let page = settle(page, count);
     let base = base_url(s, &headers);
     let results = profiles::user_page(&state.store, &search, page.offset(), page.limit())
@@ -170,7 +166,7 @@ fn read_user_update(payload: &Payload) -> UserUpdate {
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
 async fn put_user(
     state: State<AppState>,
-    caller: Authenticated,
+    caller: Principal,
     id: Path<String>,
     headers: HeaderMap,
     payload: Payload,
@@ -185,7 +181,7 @@ async fn put_user(
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
 async fn patch_user(
     state: State<AppState>,
-    caller: Authenticated,
+    caller: Principal,
     id: Path<String>,
     headers: HeaderMap,
     payload: Payload,
@@ -195,64 +191,32 @@ async fn patch_user(
 
 async fn update_user(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
-    let store = &state.store;
-    let settings = &state.settings.accounts;
-    let Some(target) = store
+    let target = state
+        .store
         .find_user_by_id(id)
-        .await
-        .map_err(domain::Error::from)?
-    else {
-        return Err(ApiError::not_found());
-    };
-    if !access::may_manage_user(store, settings, &caller.user, &target).await? {
-        return Err(denied());
-    }
+        .await?
+        .ok_or(Error::NotFound)?;
     let mut update = read_user_update(&payload);
-    // Nobody grants (or takes away) a group they could not hold themself.
-    if let Some(groups) = &update.groups {
-        let current: Vec<i32> = store
-            .user_groups(&[id])
-            .await
-            .map_err(domain::Error::from)?
-            .into_iter()
-            .map(|(_, g)| g.id)
-            .collect();
-        let changed = access::changed(&current, groups);
-        if !access::can_grant_groups(store, settings, &caller.user, &changed)
-            .await?
-            .is_empty()
-        {
-            return Err(denied());
-        }
-    }
-    let (username, email) = (
-        update.changes.username.clone(),
-        update.changes.email.clone(),
-    );
-    update.errors.extend(
-        state
-            .accounts
-            .uniqueness_errors(username.as_deref(), email.as_deref(), Some(id))
-            .await?,
-    );
-    profiles::update_user(store, id, update).await?;
-    let (user, profile) = profiles::admin_user(store, id).await?;
+    let (username, email) = (&update.changes.username, &update.changes.email);
+    let taken = state
+        .users
+        .uniqueness_errors(username.as_deref(), email.as_deref(), Some(id))
+        .await?;
+    update.errors.extend(taken);
+    state.users.update(&caller, &target, update).await?;
+    let (user, profile) = profiles::admin_user(&state.store, id).await?;
     Ok(Json(user_body(
         user,
         profile,
         &base_url(&state.settings, &headers),
     ))
     .into_response())
-}
-
-fn denied() -> ApiError {
-    ApiError::detail(StatusCode::FORBIDDEN, super::PERMISSION_DENIED)
 }
 
 /// Delete a user with their tokens, sessions, profile and picture. An
@@ -263,13 +227,13 @@ fn denied() -> ApiError {
         (status = 404, description = "No such user")))]
 async fn delete_user(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
     if id == caller.user.id {
         return Err(ApiError::detail(StatusCode::FORBIDDEN, CANNOT_DELETE_SELF));
     }
-    profiles::delete_user(&state.store, &state.settings.media, id).await?;
+    state.users.delete(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -17,11 +17,12 @@ mod session;
 mod user_profile;
 
 use axum::{
-    extract::{MatchedPath, RawPathParams, Request, State},
-    http::{Method, StatusCode},
+    extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State},
+    http::{HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use pagination::{Page, paginate};
@@ -31,9 +32,7 @@ use super::{
     auth::{MaybeCaller, NOT_AUTHENTICATED, unauthorized},
     error::ApiError,
 };
-use crate::domain::access::{Rule, is_admin};
-
-pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+use crate::domain::access::{Principal, Rule};
 
 /// Every endpoint of the Accounts API and what it requires of its caller.
 pub const ACCESS: &[(&str, &str, Rule)] = &[
@@ -153,9 +152,25 @@ pub fn routes(state: Option<AppState>) -> OpenApiRouter<AppState> {
     }
 }
 
+/// The methods `ACCESS` lists for a route template, as an `Allow` value.
+fn allowed_methods(path: &str) -> String {
+    let mut methods: Vec<&str> = ACCESS
+        .iter()
+        .filter(|(_, p, _)| *p == path)
+        .map(|(m, _, _)| *m)
+        .collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.join(",")
+}
+
 /// Applies `ACCESS` to a matched request: authenticates (bad credentials
-/// are refused even on open endpoints), then checks the rule. The caller
-/// is left in the request for the handler.
+/// are refused even on open endpoints), then checks the rule. A method the
+/// table does not list for the route is a 405 with the route's `Allow`,
+/// whether or not a handler exists (so a forgotten row fails closed). For
+/// admin rules the caller's `Principal` is built here, once, and left in
+/// the request for the handler.
 pub async fn enforce(
     State(state): State<AppState>,
     matched: Option<MatchedPath>,
@@ -171,49 +186,45 @@ pub async fn enforce(
         if method == Method::OPTIONS {
             return next.run(request).await;
         }
-        tracing::error!(%method, path, "no access rule for this endpoint; refusing");
-        return ApiError::detail(StatusCode::FORBIDDEN, PERMISSION_DENIED).into_response();
+        let allow = allowed_methods(&path);
+        let mut response = ApiError::detail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("Method \"{method}\" not allowed."),
+        )
+        .into_response();
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        return response;
     };
     let (mut parts, body) = request.into_parts();
-    let caller =
-        match <MaybeCaller as axum::extract::FromRequestParts<AppState>>::from_request_parts(
-            &mut parts, &state,
-        )
-        .await
-        {
-            Ok(MaybeCaller(caller)) => caller,
-            Err(e) => return e.into_response(),
-        };
-    let allowed = match (rule, &caller) {
-        (Rule::Anyone, _) => Ok(()),
-        (_, None) => Err(unauthorized(
-            serde_json::json!({ "detail": NOT_AUTHENTICATED }),
-        )),
-        (Rule::Authenticated, Some(_)) => Ok(()),
-        (Rule::Admin(permission) | Rule::AdminOrSelf(permission), Some(caller)) => {
-            let is_self = matches!(rule, Rule::AdminOrSelf(_))
-                && params
-                    .iter()
-                    .any(|(k, v)| k == "user_id" && v.parse::<i32>().ok() == Some(caller.user.id));
-            match is_self {
-                true => Ok(()),
-                false => match is_admin(
-                    &state.store,
-                    &state.settings.accounts,
-                    &caller.user,
-                    permission,
-                )
-                .await
-                {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(ApiError::detail(StatusCode::FORBIDDEN, PERMISSION_DENIED)),
-                    Err(e) => Err(e.into()),
-                },
-            }
-        }
-    };
-    if let Err(e) = allowed {
-        return e.into_response();
+    match authorize(&state, rule, &params, &mut parts).await {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(e) => e.into_response(),
     }
-    next.run(Request::from_parts(parts, body)).await
+}
+
+async fn authorize(
+    state: &AppState,
+    rule: Rule,
+    params: &RawPathParams,
+    parts: &mut Parts,
+) -> Result<(), ApiError> {
+    let MaybeCaller(caller) = MaybeCaller::from_request_parts(parts, state).await?;
+    let (permission, caller) = match (rule, caller) {
+        (Rule::Anyone, _) => return Ok(()),
+        (_, None) => return Err(unauthorized(json!({ "detail": NOT_AUTHENTICATED }))),
+        (Rule::Authenticated, Some(_)) => return Ok(()),
+        (Rule::Admin(p) | Rule::AdminOrSelf(p), Some(caller)) => (p, caller),
+    };
+    let is_self = matches!(rule, Rule::AdminOrSelf(_))
+        && params
+            .iter()
+            .any(|(k, v)| k == "user_id" && v.parse::<i32>().ok() == Some(caller.user.id));
+    let principal = Principal::load(&state.store, &state.settings.accounts, caller.user).await?;
+    if !is_self && !principal.may(permission) {
+        return Err(ApiError::forbidden());
+    }
+    parts.extensions.insert(principal);
+    Ok(())
 }

@@ -51,11 +51,7 @@ fn body(p: Province) -> ProvinceBody {
 #[utoipa::path(get, path = "/api/auth/provinces/", tag = "accounts",
     responses((status = 200, description = "The provinces", body = Vec<ProvinceBody>)))]
 async fn list_provinces(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let list = state
-        .store
-        .list_provinces()
-        .await
-        .map_err(crate::domain::Error::from)?;
+    let list = state.store.list_provinces().await?;
     Ok(Json(list.into_iter().map(body).collect::<Vec<_>>()).into_response())
 }
 

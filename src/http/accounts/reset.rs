@@ -21,7 +21,7 @@ use crate::{
     http::{
         AppState,
         auth::MaybeCaller,
-        djoser::{flow_error, schema},
+        djoser::schema,
         error::ApiError,
         input::{Fields, Payload},
     },
@@ -55,11 +55,7 @@ async fn forgot_password(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let email = crate::http::djoser::activation::read_email(&payload)?;
-    let link = state
-        .accounts
-        .forgot_password(&email)
-        .await
-        .map_err(flow_error)?;
+    let link = state.accounts.forgot_password(&email).await?;
     // Never hand a privileged account's link to anyone: besides the
     // development setting, only a superuser sees uid and token, and only
     // for an account that is neither a superuser nor staff.
@@ -70,8 +66,7 @@ async fn forgot_password(
                 Some(target) => state
                     .store
                     .find_user_by_id(target)
-                    .await
-                    .map_err(crate::domain::Error::from)?
+                    .await?
                     .is_some_and(|t| !t.is_superuser && !t.is_staff),
                 None => false,
             }
@@ -108,7 +103,6 @@ async fn reset_password_confirm(
             &Password::new(new.unwrap_or_default()),
             None,
         )
-        .await
-        .map_err(flow_error)?;
+        .await?;
     Ok(Json(json!({"detail": "Password has been reset."})).into_response())
 }

@@ -16,13 +16,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     domain::{
-        access,
+        access::{self, Principal},
         roles::{self, Permission, Role, RoleName},
-        users::User,
     },
     http::{
         AppState,
-        auth::Authenticated,
         error::ApiError,
         input::{Fields, Payload},
     },
@@ -117,16 +115,11 @@ async fn list_roles(State(state): State<AppState>) -> Result<Json<Vec<RoleBody>>
         (status = 403, description = "Not an admin", body = DetailBody)))]
 async fn create_role(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let name = read_name(&payload, false)?.ok_or_else(|| required("name"))?;
-    if is_admin_role_name(&state, name.as_str())
-        && !access::is_full_admin(&state.store, &state.settings.accounts, &caller.user).await?
-    {
-        return Err(denied());
-    }
-    let role = roles::create_role(&state.store, &name).await?;
+    let role = roles::create_role(&state.store, &state.settings.accounts, &caller, &name).await?;
     Ok((StatusCode::CREATED, Json(RoleBody::from(role))).into_response())
 }
 
@@ -142,7 +135,7 @@ async fn create_role(
         (status = 404, description = "No such role", body = DetailBody)))]
 async fn put_role(
     state: State<AppState>,
-    caller: Authenticated,
+    caller: Principal,
     id: Path<String>,
     payload: Payload,
 ) -> Result<Json<RoleBody>, ApiError> {
@@ -161,7 +154,7 @@ async fn put_role(
         (status = 404, description = "No such role", body = DetailBody)))]
 async fn patch_role(
     state: State<AppState>,
-    caller: Authenticated,
+    caller: Principal,
     id: Path<String>,
     payload: Payload,
 ) -> Result<Json<RoleBody>, ApiError> {
@@ -170,21 +163,17 @@ async fn patch_role(
 
 async fn rename(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     Path(id): Path<String>,
     payload: Payload,
     partial: bool,
 ) -> Result<Json<RoleBody>, ApiError> {
     let id = path_id(&id)?;
     // DRF looks the object up before it reads the body.
-    let current = roles::find_role(&state.store, id).await?;
+    roles::find_role(&state.store, id).await?;
     let name = read_name(&payload, partial)?;
-    if let Some(name) = &name
-        && name.as_str() != current.name
-    {
-        may_change_role(&state, &caller.user, &current, Some(name.as_str())).await?;
-    }
-    let role = roles::rename_role(&state.store, id, name.as_ref()).await?;
+    let settings = &state.settings.accounts;
+    let role = roles::rename_role(&state.store, settings, &caller, id, name.as_ref()).await?;
     Ok(Json(role.into()))
 }
 
@@ -198,9 +187,11 @@ async fn rename(
         (status = 404, description = "No such role", body = DetailBody)))]
 async fn delete_role(
     State(state): State<AppState>,
+    caller: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    roles::delete_role(&state.store, path_id(&id)?).await?;
+    let settings = &state.settings.accounts;
+    roles::delete_role(&state.store, settings, &caller, path_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -231,77 +222,20 @@ async fn list_permissions(
         (status = 404, description = "No such role", body = DetailBody)))]
 async fn set_permissions(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     Path(id): Path<String>,
     payload: Payload,
 ) -> Result<Json<RoleBody>, ApiError> {
     let id = path_id(&id)?;
-    let current = roles::find_role(&state.store, id).await?;
+    // DRF looks the object up before it reads the body.
+    roles::find_role(&state.store, id).await?;
     let ids = read_ids(&payload, "permissions").map_err(|m| field_error("permissions", m))?;
     if ids.len() > access::MAX_IDS {
         return Err(field_error("permissions", access::too_many_ids_message()));
     }
-    // Ids outside i32 name no permission; the domain reports them.
-    let wanted: Vec<i32> = ids
-        .iter()
-        .filter_map(|id| i32::try_from(*id).ok())
-        .collect();
-    let changed = access::changed(&current.permissions, &wanted);
-    if !changed.is_empty() {
-        may_change_role(&state, &caller.user, &current, None).await?;
-        let refused = access::can_grant_permissions(
-            &state.store,
-            &state.settings.accounts,
-            &caller.user,
-            &changed,
-        )
-        .await?;
-        if !refused.is_empty() {
-            return Err(denied());
-        }
-    }
-    let role = roles::set_role_permissions(&state.store, id, &ids).await?;
+    let settings = &state.settings.accounts;
+    let role = roles::set_role_permissions(&state.store, settings, &caller, id, &ids).await?;
     Ok(Json(role.into()))
-}
-
-fn denied() -> ApiError {
-    ApiError::detail(StatusCode::FORBIDDEN, super::PERMISSION_DENIED)
-}
-
-fn is_admin_role_name(state: &AppState, name: &str) -> bool {
-    state
-        .settings
-        .accounts
-        .admin_roles
-        .iter()
-        .any(|n| n == name)
-}
-
-/// Whether the caller may rename role `role` (to `new_name`) or change its
-/// permissions: a full admin may; anyone else not for a role named in
-/// `accounts.admin_roles` (now or after the rename) nor for a role they
-/// belong to themself (directly or through profile roles).
-async fn may_change_role(
-    state: &AppState,
-    caller: &User,
-    role: &Role,
-    new_name: Option<&str>,
-) -> Result<(), ApiError> {
-    let store = &state.store;
-    if access::is_full_admin(store, &state.settings.accounts, caller).await? {
-        return Ok(());
-    }
-    let admin_name = is_admin_role_name(state, &role.name)
-        || new_name.is_some_and(|n| is_admin_role_name(state, n));
-    if admin_name
-        || store
-            .user_in_group(caller.id, role.id)
-            .await
-            .map_err(crate::domain::Error::from)?
-    {
-        return Err(denied());
-    }
-    Ok(())
 }
 
 /// A path id as Django's `<int:pk>` matches it (digits only); anything

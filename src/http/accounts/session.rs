@@ -239,17 +239,12 @@ async fn logout(
         None => None,
     };
     match scope.as_str() {
-        "global" => state
-            .accounts
-            .logout_all(user_id)
-            .await
-            .map_err(crate::http::djoser::flow_error)?,
+        "global" => state.accounts.logout_all(user_id).await?,
         "others" => {
             state
                 .store
                 .revoke_sessions(user_id, None, Some(current.unwrap_or(0)))
-                .await
-                .map_err(Error::from)?;
+                .await?;
         }
         _ => {
             let Some(r) = refresh else {
@@ -264,18 +259,10 @@ async fn logout(
     if scope != "others"
         && let Some(id) = current
     {
-        state
-            .store
-            .revoke_sessions(user_id, Some(id), None)
-            .await
-            .map_err(Error::from)?;
+        state.store.revoke_sessions(user_id, Some(id), None).await?;
     }
     if scope == "global" {
-        state
-            .store
-            .revoke_sessions(user_id, None, None)
-            .await
-            .map_err(Error::from)?;
+        state.store.revoke_sessions(user_id, None, None).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -287,11 +274,7 @@ async fn list_sessions(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
-    let rows = state
-        .store
-        .list_sessions(caller.user.id)
-        .await
-        .map_err(Error::from)?;
+    let rows = state.store.list_sessions(caller.user.id).await?;
     let body: Vec<Value> = rows
         .into_iter()
         .map(|r| {
@@ -319,8 +302,7 @@ async fn end_session(
     let n = state
         .store
         .revoke_sessions(caller.user.id, Some(id), None)
-        .await
-        .map_err(Error::from)?;
+        .await?;
     if n == 0 {
         return Err(ApiError::not_found());
     }

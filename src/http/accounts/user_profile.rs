@@ -6,7 +6,7 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode, Uri},
+    http::{HeaderMap, Uri},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -18,8 +18,11 @@ use super::{
     profile::{ProfileBody, ProfileRequest, base_url, profile_body, read_update},
 };
 use crate::{
-    domain::{self, access, profiles},
-    http::{AppState, auth::Authenticated, error::ApiError, input::Payload},
+    domain::{
+        access::{self, Principal},
+        profiles,
+    },
+    http::{AppState, error::ApiError, input::Payload},
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -65,17 +68,12 @@ async fn list_profiles(
 ) -> Result<Response, ApiError> {
     let s = &state.settings;
     let page = Page::from_query(uri.query(), s)?;
-    let count = state
-        .store
-        .count_users_matching("")
-        .await
-        .map_err(domain::Error::from)?;
+    let count = state.store.count_users_matching("").await?;
     let page = settle(page, count);
     let users = state
         .store
         .user_page("", page.offset(), page.limit())
-        .await
-        .map_err(domain::Error::from)?;
+        .await?;
     let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
     let base = base_url(s, &headers);
     let results = profiles::for_users(&state.store, &ids)
@@ -109,7 +107,7 @@ async fn get_user_profile(
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
 async fn put_user_profile(
     state: State<AppState>,
-    caller: Authenticated,
+    caller: Principal,
     id: Path<String>,
     headers: HeaderMap,
     payload: Payload,
@@ -125,7 +123,7 @@ async fn put_user_profile(
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
 async fn patch_user_profile(
     state: State<AppState>,
-    caller: Authenticated,
+    caller: Principal,
     id: Path<String>,
     headers: HeaderMap,
     payload: Payload,
@@ -135,7 +133,7 @@ async fn patch_user_profile(
 
 async fn update_profile(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     payload: Payload,
@@ -150,29 +148,6 @@ async fn update_profile(
             false => update.changes.roles = Some(access::dedup(&roles)),
         }
     }
-    // Nobody grants (or takes away) a role they could not hold themself.
-    if let Some(roles) = &update.changes.roles {
-        let current: Vec<i32> = profiles::get_or_create(&state.store, id)
-            .await?
-            .roles
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        let changed = access::changed(&current, roles);
-        let refused = access::can_grant_groups(
-            &state.store,
-            &state.settings.accounts,
-            &caller.user,
-            &changed,
-        )
-        .await?;
-        if !refused.is_empty() {
-            return Err(ApiError::detail(
-                StatusCode::FORBIDDEN,
-                super::PERMISSION_DENIED,
-            ));
-        }
-    }
-    let profile = profiles::update(&state.store, &state.settings.media, id, update).await?;
+    let profile = profiles::update_as(&state.store, &state.settings, &caller, id, update).await?;
     Ok(Json(profile_body(profile, &base_url(&state.settings, &headers))).into_response())
 }

@@ -4,7 +4,7 @@
 use axum::{extract::State, response::Response, routing::post};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ALLOW_ACTION, fallback, flow_error, no_content, schema, with_fallback};
+use super::{ALLOW_ACTION, fallback, no_content, schema, with_fallback};
 use crate::{
     domain::users::EmailAddress,
     http::{
@@ -76,11 +76,7 @@ async fn activation(
     let token = f.required_string("token");
     f.finish()?;
     let (uid, token) = (uid.unwrap_or_default(), token.unwrap_or_default());
-    state
-        .accounts
-        .activate(&uid, &token)
-        .await
-        .map_err(flow_error)?;
+    state.accounts.activate(&uid, &token).await?;
     Ok(no_content())
 }
 
@@ -98,10 +94,6 @@ async fn resend_activation(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let email = read_email(&payload)?;
-    state
-        .accounts
-        .resend_activation(&email)
-        .await
-        .map_err(flow_error)?;
+    state.accounts.resend_activation(&email).await?;
     Ok(no_content())
 }

@@ -26,10 +26,8 @@ use utoipa_axum::router::OpenApiRouter;
 use super::{AppState, auth::Authenticated, error::ApiError};
 use crate::{
     config::Settings,
-    domain::{FieldErrors, accounts::FlowError, users::User},
+    domain::{FieldErrors, users::User},
 };
-
-pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
 
 /// Every `/auth/` route; the set of username routes follows
 /// `users.login_field`.
@@ -201,22 +199,6 @@ pub async fn read_current_password(
         );
     }
     Ok(())
-}
-
-/// Renders a flow's outcome in Djoser's shapes.
-pub fn flow_error(e: FlowError) -> ApiError {
-    match e {
-        FlowError::Domain(e) => e.into(),
-        FlowError::Stale => ApiError::detail(
-            StatusCode::FORBIDDEN,
-            crate::domain::accounts::messages::STALE_TOKEN,
-        ),
-        FlowError::EmailNotFound => ApiError::json(
-            StatusCode::BAD_REQUEST,
-            json!([crate::domain::accounts::messages::EMAIL_NOT_FOUND]),
-        ),
-        FlowError::ActivationOff => ApiError::empty(StatusCode::BAD_REQUEST),
-    }
 }
 
 /// 204 with no body.

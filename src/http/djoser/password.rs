@@ -6,8 +6,8 @@ use axum::{extract::State, response::Response, routing::post};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, read_current_password,
-    schema, with_fallback,
+    ALLOW_ACTION, activation::read_email, fallback, no_content, read_current_password, schema,
+    with_fallback,
 };
 use crate::{
     domain::{
@@ -97,8 +97,7 @@ async fn set_password(
     state
         .accounts
         .set_password(&caller.user, &new, again.as_ref(), own_token(&caller))
-        .await
-        .map_err(flow_error)?;
+        .await?;
     Ok(no_content())
 }
 
@@ -115,11 +114,7 @@ async fn reset_password(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let email = read_email(&payload)?;
-    state
-        .accounts
-        .request_reset(&email, false)
-        .await
-        .map_err(flow_error)?;
+    state.accounts.request_reset(&email, false).await?;
     Ok(no_content())
 }
 
@@ -154,7 +149,6 @@ async fn reset_password_confirm(
             &new,
             again.as_ref(),
         )
-        .await
-        .map_err(flow_error)?;
+        .await?;
     Ok(no_content())
 }

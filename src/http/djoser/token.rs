@@ -13,7 +13,7 @@ use axum::{
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ALLOW_ACTION, fallback, flow_error, no_content, schema, with_fallback};
+use super::{ALLOW_ACTION, fallback, no_content, schema, with_fallback};
 use crate::{
     domain::{Error, password::Password, sessions::Via},
     http::{
@@ -95,8 +95,7 @@ async fn token_login(
     state
         .store
         .set_last_login(user.id, Timestamp::now())
-        .await
-        .map_err(Error::from)?;
+        .await?;
     let key = state.sessions.create_token(&user, "").await?;
     Ok((StatusCode::OK, Json(json!({ "auth_token": key }))).into_response())
 }
@@ -111,11 +110,7 @@ async fn token_logout(
 ) -> Result<Response, ApiError> {
     match caller.via {
         Via::Token(id) => state.sessions.logout_token(id).await?,
-        Via::Jwt(_) => state
-            .accounts
-            .delete_all_tokens(caller.user.id)
-            .await
-            .map_err(flow_error)?,
+        Via::Jwt(_) => state.accounts.delete_all_tokens(caller.user.id).await?,
     }
     Ok(no_content())
 }
@@ -128,10 +123,6 @@ async fn token_logout_all(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
-    state
-        .accounts
-        .logout_all(caller.user.id)
-        .await
-        .map_err(flow_error)?;
+    state.accounts.logout_all(caller.user.id).await?;
     Ok(no_content())
 }

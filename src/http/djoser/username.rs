@@ -8,8 +8,8 @@ use axum::{extract::State, response::Response, routing::post};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    ALLOW_ACTION, activation::read_email, fallback, flow_error, no_content, read_current_password,
-    schema, users::read_login, with_fallback,
+    ALLOW_ACTION, activation::read_email, fallback, no_content, read_current_password, schema,
+    users::read_login, with_fallback,
 };
 use crate::{
     config::LoginField,
@@ -97,7 +97,7 @@ async fn read_new_login(
             LoginField::Username => (Some(v.as_str()), None),
             LoginField::Email => (None, Some(v.as_str())),
         };
-        for (_, m) in state.accounts.uniqueness_errors(u, e, None).await? {
+        for (_, m) in state.users.uniqueness_errors(u, e, None).await? {
             for message in m {
                 f.error(&name, message);
             }
@@ -132,21 +132,13 @@ async fn set_login(
     f.finish()?;
     let value = value.unwrap_or_default();
     mismatch(&state, &value, again.as_deref())?;
-    state
-        .accounts
-        .set_login(&caller.user, &value)
-        .await
-        .map_err(flow_error)?;
+    state.accounts.set_login(&caller.user, &value).await?;
     Ok(no_content())
 }
 
 async fn reset_login(state: AppState, payload: Payload) -> Result<Response, ApiError> {
     let email = read_email(&payload)?;
-    state
-        .accounts
-        .request_reset(&email, true)
-        .await
-        .map_err(flow_error)?;
+    state.accounts.request_reset(&email, true).await?;
     Ok(no_content())
 }
 
@@ -172,8 +164,7 @@ async fn reset_login_confirm(state: AppState, payload: Payload) -> Result<Respon
     state
         .accounts
         .reset_login_confirm(&uid, &token, &value)
-        .await
-        .map_err(flow_error)?;
+        .await?;
     Ok(no_content())
 }
 

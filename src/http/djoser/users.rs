@@ -11,18 +11,17 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    ALLOW_ACTION, ALLOW_DETAIL, ALLOW_LIST, PERMISSION_DENIED, created_body, extra_fields,
-    fallback, flow_error, no_content, ordered, read_current_password, schema, user_body,
-    with_fallback,
+    ALLOW_ACTION, ALLOW_DETAIL, ALLOW_LIST, created_body, extra_fields, fallback, no_content,
+    ordered, read_current_password, schema, user_body, with_fallback,
 };
 use crate::{
     config::{LoginField, Settings},
     domain::{
         FieldErrors,
+        access::Principal,
         accounts::{Registration, messages},
         password::Password,
-        sessions::Caller,
-        users::{EmailAddress, User, Username},
+        users::{EmailAddress, User, UserUpdate, Username},
     },
     http::{
         AppState,
@@ -177,7 +176,7 @@ pub(crate) async fn register_user(state: &AppState, payload: &Payload) -> Result
     };
     errors.extend(
         state
-            .accounts
+            .users
             .uniqueness_errors(username.as_deref(), email.as_deref(), None)
             .await?,
     );
@@ -208,11 +207,7 @@ pub(crate) async fn register_user(state: &AppState, payload: &Payload) -> Result
         password: Password::new(password),
         re_password: re_password.map(Password::new),
     };
-    state
-        .accounts
-        .register(registration)
-        .await
-        .map_err(flow_error)
+    Ok(state.accounts.register(registration).await?)
 }
 
 /// List users. Non-staff callers see only themselves while `hide_users`.
@@ -226,11 +221,7 @@ async fn list_users(
     let users = if s.djoser.hide_users && !caller.user.is_staff {
         vec![caller.user.clone()]
     } else {
-        state
-            .store
-            .list_users()
-            .await
-            .map_err(crate::domain::Error::from)?
+        state.store.list_users().await?
     };
     let body: Vec<_> = users.iter().map(|u| user_body(s, u)).collect();
     Ok(Json(body).into_response())
@@ -239,22 +230,16 @@ async fn list_users(
 /// The user `id` as the caller may see it: staff see anyone, others only
 /// themselves; with `hide_users` others are "not found", exactly like ids
 /// that do not exist (Djoser's messages differ and leak which exist).
-async fn visible_user(state: &AppState, caller: &Caller, id: &str) -> Result<User, ApiError> {
+async fn visible_user(state: &AppState, caller: &User, id: &str) -> Result<User, ApiError> {
     let id: i32 = id.trim().parse().map_err(|_| ApiError::not_found())?;
-    if id == caller.user.id {
-        return Ok(caller.user.clone());
+    if id == caller.id {
+        return Ok(caller.clone());
     }
-    let target = state
-        .store
-        .find_user_by_id(id)
-        .await
-        .map_err(crate::domain::Error::from)?;
-    let allowed = caller.user.is_staff;
+    let target = state.store.find_user_by_id(id).await?;
+    let allowed = caller.is_staff;
     match target {
         Some(user) if allowed => Ok(user),
-        Some(_) if !state.settings.djoser.hide_users => {
-            Err(ApiError::detail(StatusCode::FORBIDDEN, PERMISSION_DENIED))
-        }
+        Some(_) if !state.settings.djoser.hide_users => Err(ApiError::forbidden()),
         _ => Err(ApiError::not_found()),
     }
 }
@@ -267,11 +252,17 @@ async fn get_user(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = visible_user(&state, &caller, &id).await?;
+    let user = visible_user(&state, &caller.user, &id).await?;
     Ok(Json(user_body(&state.settings, &user)).into_response())
 }
 
-async fn update(state: &AppState, user: &User, payload: &Payload) -> Result<Response, ApiError> {
+/// Djoser's update, as `caller` (see `Users::update` for who may).
+async fn update(
+    state: &AppState,
+    caller: &Principal,
+    user: &User,
+    payload: &Payload,
+) -> Result<Response, ApiError> {
     let s = &state.settings;
     let mut f = Fields::new(payload);
     let changes = read_profile(&mut f, s);
@@ -279,19 +270,17 @@ async fn update(state: &AppState, user: &User, payload: &Payload) -> Result<Resp
     if let Some(email) = changes.email.as_deref() {
         errors.extend(
             state
-                .accounts
+                .users
                 .uniqueness_errors(None, Some(email), Some(user.id))
                 .await?,
         );
     }
-    if !errors.is_empty() {
-        return Err(ApiError::fields(ordered(errors, &extra_fields(s))));
-    }
-    let updated = state
-        .accounts
-        .update_user(user, changes)
-        .await
-        .map_err(flow_error)?;
+    let update = UserUpdate {
+        changes,
+        groups: None,
+        errors: ordered(errors, &extra_fields(s)),
+    };
+    let updated = state.users.update(caller, user, update).await?;
     Ok(Json(user_body(s, &updated)).into_response())
 }
 
@@ -300,12 +289,12 @@ async fn update(state: &AppState, user: &User, payload: &Payload) -> Result<Resp
     request_body = schema::UserUpdate, responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
 async fn put_user(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     Path(id): Path<String>,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    let user = visible_user(&state, &caller, &id).await?;
-    update(&state, &user, &payload).await
+    let user = visible_user(&state, &caller.user, &id).await?;
+    update(&state, &caller, &user, &payload).await
 }
 
 /// Change some of a user's editable fields.
@@ -313,30 +302,26 @@ async fn put_user(
     request_body = schema::UserUpdate, responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
 async fn patch_user(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     Path(id): Path<String>,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    let user = visible_user(&state, &caller, &id).await?;
-    update(&state, &user, &payload).await
+    let user = visible_user(&state, &caller.user, &id).await?;
+    update(&state, &caller, &user, &payload).await
 }
 
 /// Checks `current_password` (the caller's, as Djoser does) and deletes
-/// `target`.
+/// `target` (see `Users::delete` for who may).
 async fn delete(
     state: &AppState,
-    caller: &Caller,
+    caller: &Principal,
     target: &User,
     payload: &Payload,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(payload);
     read_current_password(state, &caller.user, &mut f).await?;
     f.finish()?;
-    state
-        .accounts
-        .delete_user(target.id)
-        .await
-        .map_err(flow_error)?;
+    state.users.delete(caller, target.id).await?;
     Ok(no_content())
 }
 
@@ -346,11 +331,11 @@ async fn delete(
     responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
 async fn delete_user(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     Path(id): Path<String>,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    let target = visible_user(&state, &caller, &id).await?;
+    let target = visible_user(&state, &caller.user, &id).await?;
     delete(&state, &caller, &target, &payload).await
 }
 
@@ -366,10 +351,11 @@ async fn get_me(State(state): State<AppState>, Authenticated(caller): Authentica
     responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn put_me(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update(&state, &caller.user, &payload).await
+    let user = caller.user.clone();
+    update(&state, &caller, &user, &payload).await
 }
 
 /// Change some of the caller's editable fields.
@@ -377,10 +363,11 @@ async fn put_me(
     responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn patch_me(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update(&state, &caller.user, &payload).await
+    let user = caller.user.clone();
+    update(&state, &caller, &user, &payload).await
 }
 
 /// Delete the caller's account; body `{"current_password"}` (1.x: `POST users/delete/`).
@@ -389,7 +376,7 @@ async fn patch_me(
     responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn delete_me(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    caller: Principal,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let target = caller.user.clone();
