@@ -14,6 +14,7 @@ mod cli;
 mod djoser;
 mod http_basics;
 mod mail;
+mod names;
 mod ops;
 mod properties;
 mod storage;
