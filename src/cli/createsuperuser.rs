@@ -105,7 +105,7 @@ fn parse_email(raw: &str) -> anyhow::Result<Option<EmailAddress>> {
     }
     EmailAddress::parse(raw)
         .map(Some)
-        .map_err(|m| anyhow::anyhow!("email: {m}"))
+        .map_err(|m| anyhow::anyhow!("email: {}", m.join(" ")))
 }
 
 fn superuser(

@@ -2,9 +2,14 @@
 //! the `User` record, and the operations on users that the CLI and both APIs
 //! share (create, authenticate, change password).
 
-use std::sync::Arc;
+use std::{
+    net::{Ipv4Addr, Ipv6Addr},
+    sync::{Arc, LazyLock},
+};
 
+use regex::Regex;
 use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
 
 use super::{Error, password::Password, validators};
 use crate::{
@@ -36,8 +41,15 @@ pub struct User {
     pub date_joined: OffsetDateTime,
 }
 
-/// A username as Django's `UnicodeUsernameValidator` accepts it: 1–150
+/// A username as Django stores it: trimmed, in Unicode NFKC form (Django's
+/// `normalize_username`), then held to `UnicodeUsernameValidator`: 1–150
 /// characters, each a Unicode letter, digit, `_` or one of `@.+-`.
+///
+/// NFKC folds compatibility look-alikes (`ｒｏｏｔ２`, `𝓻𝓸𝓸𝓽2`, `ﬁuser`) into
+/// the plain name, so they collide with it instead of impersonating it.
+/// The rules run on the normalised form, as Django's `UsernameField` does in
+/// its forms: what is checked is what is stored (NFKC may lengthen a name,
+/// and the 150-character column must hold the result).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
@@ -47,7 +59,7 @@ impl Username {
     /// Every rule the value breaks is reported, in Django's order (the
     /// character rule, then the length), as DRF does.
     pub fn parse(raw: &str) -> Result<Self, Vec<String>> {
-        let value = raw.trim();
+        let value = Self::normalize(raw.trim());
         if value.is_empty() {
             return Err(vec!["This field may not be blank.".into()]);
         }
@@ -63,10 +75,16 @@ impl Username {
             ));
         }
         if problems.is_empty() {
-            Ok(Self(value.to_string()))
+            Ok(Self(value))
         } else {
             Err(problems)
         }
+    }
+
+    /// The NFKC form of a name, as Django's `normalize_username` gives it;
+    /// logins look the typed name up in this form.
+    pub fn normalize(name: &str) -> String {
+        name.nfkc().collect()
     }
 
     /// A username derived from an e-mail address (for accounts that log in
@@ -80,52 +98,109 @@ impl Username {
     }
 }
 
-/// An e-mail address: trimmed, at most 254 characters, one `@` with a
-/// non-empty local part and a domain of dot-separated labels (or
-/// `localhost`). The domain is lower-cased as Django's `normalize_email`
-/// does; the local part is kept as given.
+/// An e-mail address as a Djoser registration takes it: DRF's
+/// `EmailField(max_length=254)` (trimmed, at most 254 characters, no NUL,
+/// Django 5.2's `EmailValidator`), then stored with the domain lower-cased
+/// as `BaseUserManager.normalize_email` does; the local part is kept as
+/// given. `tests/django/email_vectors.json`, made by Django itself, pins
+/// every rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
     pub const MAX_LEN: usize = 254;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let invalid = || "Enter a valid email address.".to_string();
-        let value = raw.trim();
+    /// Every message DRF would give, in its order: blank alone; otherwise
+    /// the length cap, NUL characters and the syntax, each when it applies.
+    /// (DRF's lone-surrogate check cannot fire: a `str` holds none.)
+    pub fn parse(raw: &str) -> Result<Self, Vec<String>> {
+        // Python's `str.strip()`: Unicode White_Space plus the four ASCII
+        // separators U+001C..U+001F, which `str::trim` keeps.
+        let value =
+            raw.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c));
+        if value.is_empty() {
+            return Err(vec!["This field may not be blank.".into()]);
+        }
+        let mut problems = Vec::new();
         if value.chars().count() > Self::MAX_LEN {
-            return Err(format!(
+            problems.push(format!(
                 "Ensure this field has no more than {} characters.",
                 Self::MAX_LEN
             ));
         }
-        let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
-        let local_ok = !local.is_empty()
-            && local.len() <= 64
-            && !local.starts_with('.')
-            && !local.ends_with('.')
-            && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| !c.is_whitespace() && !c.is_control() && !"@\"(),:;<>[\\]".contains(c));
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        };
-        let labels: Vec<&str> = domain.split('.').collect();
-        let domain_ok = domain == "localhost"
-            || (labels.len() >= 2
-                && labels.iter().all(|l| label_ok(l))
-                && labels
-                    .last()
-                    .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit())));
-        if !local_ok || !domain_ok {
-            return Err(invalid());
+        if value.contains('\0') {
+            problems.push("Null characters are not allowed.".into());
         }
+        if !Self::django_accepts(value) {
+            problems.push("Enter a valid email address.".into());
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let (local, domain) = value
+            .rsplit_once('@')
+            .expect("the validator accepts only values with an `@`");
         Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+    }
+
+    /// Django 5.2's `EmailValidator()` on `value` as given: at most 320
+    /// characters; split at the last `@`; the local part a dot-atom or a
+    /// quoted string; the domain `localhost`, a host name (labels of ASCII
+    /// letters, digits and any character U+00A1..U+FFFF, not starting or
+    /// ending with `-`, at most 63 long; a last label of two or more
+    /// non-digits, or `xn--` and punycode), or an IPv4/IPv6 literal in
+    /// brackets. Django 5.2 has no IDNA step: Unicode labels pass the
+    /// pattern as they are, and a trailing dot is refused.
+    ///
+    /// Django's patterns are case-insensitive, and Python then lets four
+    /// non-ASCII letters (İ ı ſ K) match ASCII ones; the classes below list
+    /// them instead of relying on another engine's case folding.
+    fn django_accepts(value: &str) -> bool {
+        const FOLDS: &str = "\u{130}\u{131}\u{17f}\u{212a}";
+        static LOCAL: LazyLock<Regex> = LazyLock::new(|| {
+            let atom = format!(r"[a-zA-Z0-9!#$%&'*+/=?^_`{{|}}\~\-{FOLDS}]+");
+            // Quoted text: ASCII but NUL, tab, LF, CR, `"` and `\`; a
+            // backslash escapes any ASCII but NUL, LF and CR.
+            let text = format!(r"[\x01-\x08\x0b\x0c\x0e-\x1f!\x23-\x5b\x5d-\x7f{FOLDS}]");
+            let escape = format!(r"\\[\x01-\x09\x0b\x0c\x0e-\x7f{FOLDS}]");
+            Regex::new(&format!(
+                r#"^(?:{atom}(?:\.{atom})*|"(?:{text}|{escape})*")\z"#
+            ))
+            .expect("the local-part pattern compiles")
+        });
+        static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+            let any = r"a-zA-Z0-9\x{a1}-\x{ffff}";
+            let letter = r"a-zA-Z\x{a1}-\x{ffff}";
+            let label = format!(r"[{any}](?:[{any}\-]{{0,61}}[{any}])?");
+            let tld = format!(
+                r"(?:[{letter}][{letter}\-]{{0,61}}[{letter}]|[xX][nN]--[a-zA-Z0-9{FOLDS}]{{1,59}})"
+            );
+            Regex::new(&format!(r"^{label}(?:\.{label})*\.{tld}\z"))
+                .expect("the domain pattern compiles")
+        });
+        static LITERAL: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"^\[([a-fA-F0-9:.]+)\]\z").expect("the literal pattern compiles")
+        });
+
+        // RFC 3696's limit, which Django applies before anything else.
+        const MAX_LEN: usize = 320;
+        if value.is_empty() || value.chars().count() > MAX_LEN {
+            return false;
+        }
+        let Some((local, domain)) = value.rsplit_once('@') else {
+            return false;
+        };
+        if !LOCAL.is_match(local) {
+            return false;
+        }
+        if domain == "localhost" || DOMAIN.is_match(domain) {
+            return true;
+        }
+        // Django's IPv6 check also caps the text at 39 characters.
+        LITERAL.captures(domain).is_some_and(|c| {
+            let ip = &c[1];
+            ip.parse::<Ipv4Addr>().is_ok() || (ip.len() <= 39 && ip.parse::<Ipv6Addr>().is_ok())
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -260,7 +335,10 @@ impl Users {
         password: &Password,
     ) -> Result<User, Error> {
         let found = match field {
-            LoginField::Username => self.store.find_credentials_by_username(login).await?,
+            LoginField::Username => {
+                let name = Username::normalize(login);
+                self.store.find_credentials_by_username(&name).await?
+            }
             LoginField::Email => self
                 .store
                 .find_credentials_by_email(login)
@@ -357,3 +435,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "users_tests.rs"]
+mod tests_names;

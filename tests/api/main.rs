@@ -15,6 +15,7 @@ mod delegation;
 mod djoser;
 mod http_basics;
 mod mail;
+mod names;
 mod one_home;
 mod ops;
 mod properties;

@@ -140,7 +140,7 @@ fn read_user_update(payload: &Payload) -> UserUpdate {
         Some(raw) if raw.is_empty() => update.changes.email = Some(raw),
         Some(raw) => match EmailAddress::parse(&raw) {
             Ok(e) => update.changes.email = Some(e.as_str().to_string()),
-            Err(m) => f.error("email", m),
+            Err(messages) => messages.into_iter().for_each(|m| f.error("email", m)),
         },
         None => {}
     }

@@ -49,8 +49,10 @@ pub(crate) fn read_email(payload: &Payload) -> Result<EmailAddress, ApiError> {
     let mut f = Fields::new(payload);
     let raw = f.required_email_text("email");
     let parsed = raw.map(|r| EmailAddress::parse(&r));
-    if let Some(Err(m)) = &parsed {
-        f.error("email", m.clone());
+    if let Some(Err(messages)) = &parsed {
+        for m in messages {
+            f.error("email", m.clone());
+        }
     }
     f.finish()?;
     match parsed {

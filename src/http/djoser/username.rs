@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     config::LoginField,
-    domain::accounts::messages,
+    domain::{accounts::messages, users::Username},
     http::{
         AppState,
         auth::{Authenticated, MaybeCaller},
@@ -107,6 +107,12 @@ async fn read_new_login(
         f.required_string(&format!("re_new_{}", kind.name()))
     } else {
         None
+    };
+    // The new username is in its stored (NFKC) form; so is the retype, or
+    // the same look-alike typed twice would not match.
+    let again = match kind {
+        LoginField::Username => again.map(|a| Username::normalize(&a)),
+        LoginField::Email => again,
     };
     Ok((value, again))
 }

@@ -83,9 +83,9 @@ pub(super) fn read_login(f: &mut Fields<'_>, name: &str, kind: LoginField) -> Op
         LoginField::Username => {
             Username::parse(&f.required_string(name)?).map(|u| u.as_str().to_string())
         }
-        LoginField::Email => EmailAddress::parse(&f.required_email_text(name)?)
-            .map(|e| e.as_str().to_string())
-            .map_err(|m| vec![m]),
+        LoginField::Email => {
+            EmailAddress::parse(&f.required_email_text(name)?).map(|e| e.as_str().to_string())
+        }
     };
     match parsed {
         Ok(v) => Some(v),
@@ -106,8 +106,10 @@ fn read_email(f: &mut Fields<'_>, name: &str) -> Option<String> {
     }
     match EmailAddress::parse(&raw) {
         Ok(e) => Some(e.as_str().to_string()),
-        Err(m) => {
-            f.error(name, m);
+        Err(messages) => {
+            for m in messages {
+                f.error(name, m);
+            }
             None
         }
     }
