@@ -16,7 +16,11 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{domain::validators::PasswordValidator, security::hashers::Argon2Params};
+use crate::security::{hashers::Argon2Params, validators::PasswordValidator};
+
+mod email_url;
+
+pub use email_url::{EmailUrl, parse_email_url};
 
 /// The file read when `--config` is not given (optional).
 pub const DEFAULT_CONFIG_FILE: &str = "doorman.toml";
@@ -387,7 +391,7 @@ impl Default for UserSettings {
             login_field: LoginField::Username,
             required_fields: vec!["email".into()],
             unique_email: true,
-            password_validators: crate::domain::validators::default_validators(),
+            password_validators: crate::security::validators::default_validators(),
         }
     }
 }
@@ -567,7 +571,7 @@ impl Settings {
             .check()
             .map_err(|m| invalid("security.argon2", m))?;
         let email = &self.email.url;
-        if let Err(message) = crate::mail::transport::parse_email_url(email) {
+        if let Err(message) = parse_email_url(email) {
             return Err(invalid("email.url", message));
         }
         if lettre::Address::from_str(self.email.from.trim()).is_err()

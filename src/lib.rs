@@ -13,6 +13,7 @@ pub mod domain;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod model;
 pub mod security;
 pub mod store;
 

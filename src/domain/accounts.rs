@@ -13,7 +13,6 @@ use super::{
     users::{
         EmailAddress, NewUser, PasswordChange, User, Username, Users, attributes, conflict_as_field,
     },
-    validators::UserAttributes,
 };
 use crate::{
     config::{LoginField, Settings},
@@ -21,6 +20,7 @@ use crate::{
     security::{
         django_tokens::{decode_uid, encode_uid},
         hashers::{Verification, is_usable},
+        validators::UserAttributes,
     },
     store::{Timestamp, Tx, UserChanges},
 };

@@ -4,11 +4,14 @@
 pub mod access;
 pub mod accounts;
 mod error;
-pub mod password;
 pub mod profiles;
 pub mod roles;
 pub mod sessions;
 pub mod users;
-pub mod validators;
 
 pub use error::{Error, FieldErrors};
+
+/// The secret password type (a record of `model`), at its familiar path.
+pub mod password {
+    pub use crate::model::Password;
+}

@@ -28,22 +28,7 @@ pub mod messages {
     pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 }
 
-/// A role as the API shows it: the group and its permission ids (ascending).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Role {
-    pub id: i32,
-    pub name: String,
-    pub permissions: Vec<i32>,
-}
-
-/// A Django permission with the app it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Permission {
-    pub id: i32,
-    pub name: String,
-    pub codename: String,
-    pub app_label: String,
-}
+pub use crate::model::{Permission, Role};
 
 /// A valid role name: trimmed, not blank, at most 150 characters, no NUL.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::{config::SiteContext, domain::users::User, store::NewMail};
+use crate::{config::SiteContext, model::User, store::NewMail};
 
 pub use templates::{Rendered, TemplateError, Templates};
 

@@ -25,7 +25,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use crate::domain::password::Password;
+use crate::model::Password;
 use crate::security::hashers::{self, Argon2Params, Verification};
 
 /// Why a hash could not be produced.

@@ -25,11 +25,11 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use crate::model::UserChanges;
 pub use outbox::{NewMail, OutboxRow};
 pub use sessions::SessionRow;
 pub use timestamp::{Timestamp, timestamp_text};
 use user_cache::UserCache;
-pub use users::UserChanges;
 
 use crate::config::DatabaseSettings;
 

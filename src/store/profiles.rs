@@ -5,7 +5,7 @@
 //! once both succeed and leave one row.
 
 use super::{Store, StoreError, Timestamp, Tx, map_unique, on_pool, on_tx};
-use crate::domain::profiles::{Named, Profile, ProfileChanges, Province, UserSummary};
+use crate::model::{Named, Profile, ProfileChanges, Province, UserSummary};
 
 /// `$first, $first+1, …` for `n` values bound after `first - 1` others.
 fn placeholders(first: usize, n: usize) -> String {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::{Store, StoreError, Tx, map_unique, on_pool, on_tx};
-use crate::domain::roles::{Permission, Role};
+use crate::model::{Permission, Role};
 
 const GROUP_BY_ID: &str = "SELECT id, name FROM auth_group WHERE id = $1";
 const GRANTS_OF_GROUP: &str =

@@ -4,7 +4,7 @@
 //! tokens logged out one by one.
 
 use super::{Store, StoreError, Timestamp, Tx, on_pool, on_tx};
-use crate::domain::users::User;
+use crate::model::User;
 
 impl Tx {
     pub async fn insert_token(

@@ -35,7 +35,7 @@ use std::{
 };
 
 use super::Timestamp;
-use crate::domain::users::User;
+use crate::model::User;
 
 /// Above this many entries the cache starts over (each is a few hundred
 /// bytes, so this bounds it to a few tens of MiB).

@@ -1,7 +1,7 @@
 //! `auth_user` rows: insert, look up with the password hash, change the hash.
 
 use super::{Store, StoreError, Timestamp, Tx, map_unique, on_pool, on_tx};
-use crate::domain::users::{NewUser, User};
+use crate::model::{NewUser, User, UserChanges};
 
 #[derive(sqlx::FromRow)]
 struct TokenUserRow {
@@ -187,36 +187,6 @@ impl Store {
         .fetch_all(pool)
         .await)?;
         Ok(rows.into_iter().map(|(a, c)| format!("{a}.{c}")).collect())
-    }
-}
-
-/// Changes to a user's profile columns (`None` leaves a column alone).
-#[derive(Debug, Default, Clone)]
-pub struct UserChanges {
-    pub username: Option<String>,
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub is_active: Option<bool>,
-}
-
-impl UserChanges {
-    /// `user` as it is once these changes are written.
-    pub fn applied_to(&self, user: &User) -> User {
-        let mut out = user.clone();
-        let set = |to: &mut String, from: &Option<String>| {
-            if let Some(v) = from {
-                to.clone_from(v);
-            }
-        };
-        set(&mut out.username, &self.username);
-        set(&mut out.email, &self.email);
-        set(&mut out.first_name, &self.first_name);
-        set(&mut out.last_name, &self.last_name);
-        if let Some(v) = self.is_active {
-            out.is_active = v;
-        }
-        out
     }
 }
 

@@ -14,6 +14,7 @@ mod cli;
 mod delegation;
 mod djoser;
 mod http_basics;
+mod layers;
 mod mail;
 mod names;
 mod one_home;

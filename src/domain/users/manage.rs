@@ -15,10 +15,10 @@ use crate::{
         password::Password,
         profiles::pictures,
         sessions,
-        validators::UserAttributes,
     },
     mail::{Link, MessageKind},
     security::django_tokens::{TokenUser, encode_uid},
+    security::validators::UserAttributes,
     store::{StoreError, Timestamp, Tx, UserChanges},
 };
 
