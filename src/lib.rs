@@ -136,13 +136,13 @@ pub async fn build_state(
     );
     let settings = Arc::new(settings);
     let users = Users::new(store.clone(), passwords, mailer.clone(), settings.clone());
-    let accounts = domain::accounts::Accounts::new(users.clone());
+    let flows = domain::flows::Flows::new(users.clone());
     Ok(AppState::new(http::Services {
         settings,
         store,
         users,
         sessions,
-        accounts,
+        flows,
         mailer,
         transport: Arc::new(transport),
         metrics: Arc::new(metrics::Metrics::default()),

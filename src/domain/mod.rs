@@ -2,8 +2,8 @@
 //! operations shared by the CLI and the APIs, and the domain error enum.
 
 pub mod access;
-pub mod accounts;
 mod error;
+pub mod flows;
 pub mod profiles;
 pub mod roles;
 pub mod sessions;

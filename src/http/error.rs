@@ -13,7 +13,7 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use crate::{
-    domain::{self, FieldErrors, accounts::FlowError, accounts::messages},
+    domain::{self, FieldErrors, flows::FlowError, flows::messages},
     store::StoreError,
 };
 

@@ -24,7 +24,7 @@ pub use middleware::REQUEST_ID;
 
 use crate::{
     config::Settings,
-    domain::{accounts::Accounts, sessions::Sessions, users::Users},
+    domain::{flows::Flows, sessions::Sessions, users::Users},
     mail::{Mailer, transport::Transport},
     metrics::Metrics,
     store::Store,
@@ -62,7 +62,8 @@ pub struct Services {
     pub transport: Arc<Transport>,
     pub metrics: Arc<Metrics>,
     pub sessions: Sessions,
-    pub accounts: Accounts,
+    /// Djoser's flows (registration, activation, password and login changes).
+    pub flows: Flows,
 }
 
 #[derive(OpenApi)]

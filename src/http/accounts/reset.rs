@@ -55,7 +55,7 @@ async fn forgot_password(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let email = crate::http::djoser::activation::read_email(&payload)?;
-    let link = state.accounts.forgot_password(&email).await?;
+    let link = state.flows.forgot_password(&email).await?;
     // Never hand a privileged account's link to anyone: besides the
     // development setting, only a superuser sees uid and token, and only
     // for an account that is neither a superuser nor staff.
@@ -96,7 +96,7 @@ async fn reset_password_confirm(
     let new = f.required_string("new_password");
     f.finish()?;
     state
-        .accounts
+        .flows
         .reset_password_confirm(
             &uid.unwrap_or_default(),
             &token.unwrap_or_default(),

@@ -239,7 +239,7 @@ async fn logout(
         None => None,
     };
     match scope.as_str() {
-        "global" => state.accounts.logout_all(user_id).await?,
+        "global" => state.flows.logout_all(user_id).await?,
         "others" => {
             state
                 .store

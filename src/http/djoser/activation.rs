@@ -78,7 +78,7 @@ async fn activation(
     let token = f.required_string("token");
     f.finish()?;
     let (uid, token) = (uid.unwrap_or_default(), token.unwrap_or_default());
-    state.accounts.activate(&uid, &token).await?;
+    state.flows.activate(&uid, &token).await?;
     Ok(no_content())
 }
 
@@ -96,6 +96,6 @@ async fn resend_activation(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let email = read_email(&payload)?;
-    state.accounts.resend_activation(&email).await?;
+    state.flows.resend_activation(&email).await?;
     Ok(no_content())
 }

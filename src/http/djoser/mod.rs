@@ -189,13 +189,13 @@ pub async fn read_current_password(
 ) -> Result<(), ApiError> {
     if let Some(current) = f.required_string("current_password")
         && !state
-            .accounts
+            .flows
             .check_current_password(user, &crate::domain::password::Password::new(current))
             .await?
     {
         f.error(
             "current_password",
-            crate::domain::accounts::messages::INVALID_PASSWORD,
+            crate::domain::flows::messages::INVALID_PASSWORD,
         );
     }
     Ok(())

@@ -95,7 +95,7 @@ async fn set_password(
     let new = Password::new(new.unwrap_or_default());
     let again = again.map(Password::new);
     state
-        .accounts
+        .flows
         .set_password(&caller.user, &new, again.as_ref(), own_token(&caller))
         .await?;
     Ok(no_content())
@@ -114,7 +114,7 @@ async fn reset_password(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let email = read_email(&payload)?;
-    state.accounts.request_reset(&email, false).await?;
+    state.flows.request_reset(&email, false).await?;
     Ok(no_content())
 }
 
@@ -142,7 +142,7 @@ async fn reset_password_confirm(
     let new = Password::new(new.unwrap_or_default());
     let again = again.map(Password::new);
     state
-        .accounts
+        .flows
         .reset_password_confirm(
             &uid.unwrap_or_default(),
             &token.unwrap_or_default(),

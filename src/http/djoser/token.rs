@@ -110,7 +110,7 @@ async fn token_logout(
 ) -> Result<Response, ApiError> {
     match caller.via {
         Via::Token(id) => state.sessions.logout_token(id).await?,
-        Via::Jwt(_) => state.accounts.delete_all_tokens(caller.user.id).await?,
+        Via::Jwt(_) => state.flows.delete_all_tokens(caller.user.id).await?,
     }
     Ok(no_content())
 }
@@ -123,6 +123,6 @@ async fn token_logout_all(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
-    state.accounts.logout_all(caller.user.id).await?;
+    state.flows.logout_all(caller.user.id).await?;
     Ok(no_content())
 }

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     config::LoginField,
-    domain::{accounts::messages, users::Username},
+    domain::{flows::messages, users::Username},
     http::{
         AppState,
         auth::{Authenticated, MaybeCaller},
@@ -138,13 +138,13 @@ async fn set_login(
     f.finish()?;
     let value = value.unwrap_or_default();
     mismatch(&state, &value, again.as_deref())?;
-    state.accounts.set_login(&caller.user, &value).await?;
+    state.flows.set_login(&caller.user, &value).await?;
     Ok(no_content())
 }
 
 async fn reset_login(state: AppState, payload: Payload) -> Result<Response, ApiError> {
     let email = read_email(&payload)?;
-    state.accounts.request_reset(&email, true).await?;
+    state.flows.request_reset(&email, true).await?;
     Ok(no_content())
 }
 
@@ -168,7 +168,7 @@ async fn reset_login_confirm(state: AppState, payload: Payload) -> Result<Respon
     let value = value.unwrap_or_default();
     mismatch(&state, &value, again.as_deref())?;
     state
-        .accounts
+        .flows
         .reset_login_confirm(&uid, &token, &value)
         .await?;
     Ok(no_content())

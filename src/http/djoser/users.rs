@@ -19,7 +19,7 @@ use crate::{
     domain::{
         FieldErrors,
         access::Principal,
-        accounts::{Registration, messages},
+        flows::{Registration, messages},
         password::Password,
         users::{EmailAddress, User, UserUpdate, Username},
     },
@@ -209,7 +209,7 @@ pub(crate) async fn register_user(state: &AppState, payload: &Payload) -> Result
         password: Password::new(password),
         re_password: re_password.map(Password::new),
     };
-    Ok(state.accounts.register(registration).await?)
+    Ok(state.flows.register(registration).await?)
 }
 
 /// List users. Non-staff callers see only themselves while `hide_users`.

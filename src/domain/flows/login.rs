@@ -1,0 +1,109 @@
+//! The login field (username, or e-mail when users log in by address):
+//! `set_{U}` and `reset_{U}_confirm`.
+
+use super::*;
+
+impl Flows {
+    /// Applies a new login-field value (username or e-mail) to `user`.
+    fn login_change(&self, value: &str) -> UserChanges {
+        match self.users.settings().users.login_field {
+            LoginField::Username => UserChanges {
+                username: Some(value.to_string()),
+                ..Default::default()
+            },
+            // The address is the login; `username` follows it (see
+            // registration), so a former address frees its username too.
+            LoginField::Email => UserChanges {
+                username: Some(value.chars().take(Username::MAX_LEN).collect()),
+                email: Some(value.to_string()),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// `POST users/set_{U}/` (after the field phase).
+    pub async fn set_login(&self, user: &User, value: &str) -> Result<(), FlowError> {
+        let mut tx = self.users.store().begin().await?;
+        self.apply_login_change(&mut tx, user.id, value).await?;
+        if self
+            .users
+            .settings()
+            .djoser
+            .username_changed_email_confirmation
+        {
+            let changed = self.with_login(user, value);
+            self.users
+                .queue(
+                    &mut tx,
+                    MessageKind::UsernameChangedConfirmation,
+                    &changed,
+                    None,
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        self.users.mailer().wake();
+        Ok(())
+    }
+
+    async fn apply_login_change(&self, tx: &mut Tx, id: i32, value: &str) -> Result<(), FlowError> {
+        match tx.update_user(id, &self.login_change(value)).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let name = format!("new_{}", self.users.settings().users.login_field.name());
+                Err(conflict_as_field(e, Some(&name)).into())
+            }
+        }
+    }
+
+    /// The user as it is after a login-field change (for the mail).
+    fn with_login(&self, user: &User, value: &str) -> User {
+        let mut changed = user.clone();
+        match self.users.settings().users.login_field {
+            LoginField::Username => changed.username = value.to_string(),
+            LoginField::Email => {
+                changed.username = value.chars().take(Username::MAX_LEN).collect();
+                changed.email = value.to_string();
+            }
+        }
+        changed
+    }
+
+    /// `POST users/reset_{U}_confirm/` (after the field phase and retype):
+    /// uid, token, then the change with `last_login` touched.
+    pub async fn reset_login_confirm(
+        &self,
+        uid: &str,
+        token: &str,
+        value: &str,
+    ) -> Result<(), FlowError> {
+        let Some((user, hash)) = self.user_from_uid(uid).await? else {
+            return Err(Error::field("uid", messages::INVALID_UID).into());
+        };
+        if !self.users.check_token(&user, &hash, token) {
+            return Err(Error::field("token", messages::INVALID_TOKEN).into());
+        }
+        let mut tx = self.users.store().begin().await?;
+        self.apply_login_change(&mut tx, user.id, value).await?;
+        tx.set_last_login(user.id, Timestamp::now()).await?;
+        if self
+            .users
+            .settings()
+            .djoser
+            .username_changed_email_confirmation
+        {
+            let changed = self.with_login(&user, value);
+            self.users
+                .queue(
+                    &mut tx,
+                    MessageKind::UsernameChangedConfirmation,
+                    &changed,
+                    None,
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        self.users.mailer().wake();
+        Ok(())
+    }
+}
