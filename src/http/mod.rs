@@ -10,6 +10,7 @@ pub mod error;
 pub mod input;
 mod media;
 mod middleware;
+mod openapi;
 mod ops;
 
 use std::{sync::Arc, time::Duration};
@@ -75,7 +76,8 @@ struct ApiDoc;
 
 /// Every route of the service with its OpenAPI document, not yet layered.
 pub fn routes(state: AppState) -> Router {
-    let (router, api) = all_routes(&state.settings, Some(state.clone())).split_for_parts();
+    let (router, mut api) = all_routes(&state.settings, Some(state.clone())).split_for_parts();
+    openapi::document_access(&mut api);
     router
         .merge(SwaggerUi::new("/api/docs").url("/api/schema/", api))
         .with_state(state)
@@ -91,7 +93,8 @@ fn all_routes(settings: &Settings, state: Option<AppState>) -> OpenApiRouter<App
 
 /// The OpenAPI document (for `doorman openapi`).
 pub fn openapi_json(settings: &Settings) -> String {
-    let (_, api) = all_routes(settings, None).split_for_parts();
+    let (_, mut api) = all_routes(settings, None).split_for_parts();
+    openapi::document_access(&mut api);
     api.to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

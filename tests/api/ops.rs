@@ -65,3 +65,12 @@ async fn the_documented_surface_is_pinned() {
         .collect();
     insta::assert_json_snapshot!(surface);
 }
+
+/// The whole served document, so any change to a schema, a status or a
+/// constraint shows in review (the surface above is the quick overview).
+#[tokio::test]
+async fn the_whole_document_is_pinned() {
+    let app = TestApp::new(crate::support::Backend::Sqlite).await;
+    let doc = app.get("/api/schema/").await.json();
+    insta::assert_json_snapshot!(doc);
+}
