@@ -65,6 +65,12 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// The public base URL of this service, e.g. `https://auth.example.com`.
     pub public_url: Option<String>,
+    /// The host names a request's `Host` header may give when absolute URLs
+    /// (pictures, page links) are built from it, that is while `public_url`
+    /// is not set. Django's ALLOWED_HOSTS: compared ignoring case and port;
+    /// `.example.com` matches example.com and every subdomain, `*` matches
+    /// any host. Another host gets 400 from the endpoints that build URLs.
+    pub allowed_hosts: Vec<String>,
     /// Development mode: allows running without `security.secret_key`
     /// (a random key is generated at every start).
     pub dev: bool,
@@ -81,6 +87,7 @@ impl Default for ServerSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             public_url: None,
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
             dev: false,
             max_body_bytes: 6 * 1024 * 1024,
             request_timeout_secs: 30,
@@ -548,6 +555,24 @@ impl Settings {
                 "server.public_url",
                 format!("`{url}` must start with http:// or https://"),
             ));
+        }
+        // An entry is matched against the host name alone, so a scheme, a
+        // path or a port in one would never match anything: say so now.
+        for entry in &self.server.allowed_hosts {
+            let port = entry.contains(':') && !entry.starts_with('[');
+            if entry.is_empty()
+                || port
+                || entry.contains(['/', '@'])
+                || entry.chars().any(char::is_whitespace)
+            {
+                return Err(invalid(
+                    "server.allowed_hosts",
+                    format!(
+                        "`{entry}` must be a host name such as `example.com`, `.example.com` \
+                         (with its subdomains) or `*`, without scheme, path or port"
+                    ),
+                ));
+            }
         }
         if self.server.max_body_bytes < 1024 {
             return Err(invalid(

@@ -8,6 +8,13 @@ use crate::config::Settings;
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     println!("Configuration: OK");
     println!("  server.listen      = {}", settings.server.listen);
+    match &settings.server.public_url {
+        Some(url) => println!("  server.public_url  = {url} (links never use the Host header)"),
+        None => println!(
+            "  server.allowed_hosts = {:?} (links use the Host header only if it is one of these)",
+            settings.server.allowed_hosts
+        ),
+    }
     println!(
         "  database.url       = {}",
         crate::config::redact_url(&settings.database.url)

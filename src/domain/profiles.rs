@@ -47,12 +47,18 @@ pub struct ProfileUpdate {
     pub errors: FieldErrors,
 }
 
-/// Parses `YYYY-MM-DD`; a date after `today` is refused.
+/// Parses `YYYY-MM-DD`; a date after `today` is refused. Years outside
+/// 1–9999 are refused with DRF's format message, as DRF does: Python's
+/// `date` (and so Django's DateField) cannot hold them, and a row holding
+/// one could not be read back by Django.
 pub fn parse_birth_date(text: &str, today: Date) -> Result<Date, String> {
+    let wrong_format =
+        || "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.".to_string();
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = Date::parse(text.trim(), format).map_err(|_| {
-        "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.".to_string()
-    })?;
+    let date = Date::parse(text.trim(), format).map_err(|_| wrong_format())?;
+    if !(1..=9999).contains(&date.year()) {
+        return Err(wrong_format());
+    }
     if date > today {
         return Err("Birth date cannot be in the future.".into());
     }

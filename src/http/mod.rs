@@ -7,6 +7,7 @@ mod accounts;
 pub mod auth;
 pub(crate) mod djoser;
 pub mod error;
+pub mod host;
 pub mod input;
 mod media;
 mod middleware;

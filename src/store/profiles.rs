@@ -45,21 +45,31 @@ const PROFILE_SELECT: &str = "SELECT u.id AS user_id, u.username, u.email, p.id 
      p.phone, p.address, p.birth_date, p.profile_picture, p.bio, p.province_id, p.created_at, \
      p.updated_at FROM auth_user u LEFT JOIN doorman_profile p ON p.user_id = u.id";
 
-/// Matches username, e-mail, first or last name, ignoring case.
-const SEARCH: &str = "($1 = '' OR lower(username) LIKE $1 OR lower(email) LIKE $1 \
-     OR lower(first_name) LIKE $1 OR lower(last_name) LIKE $1)";
+/// Matches username, e-mail, first or last name, ignoring case. `ESCAPE`
+/// is spelled out because SQLite has no default escape character (and
+/// PostgreSQL's default, `\`, is the one chosen here), so `like_pattern`'s
+/// escapes mean the same on both.
+const SEARCH: &str = "($1 = '' OR lower(username) LIKE $1 ESCAPE '\\' \
+     OR lower(email) LIKE $1 ESCAPE '\\' OR lower(first_name) LIKE $1 ESCAPE '\\' \
+     OR lower(last_name) LIKE $1 ESCAPE '\\')";
 
+/// `%term%` for a case-insensitive substring test, with LIKE's own
+/// characters (`%`, `_` and the escape `\`) escaped so that they match
+/// themselves; `""` for no search.
 fn like_pattern(search: &str) -> String {
-    let escaped: String = search
-        .to_lowercase()
-        .chars()
-        .filter(|c| !matches!(c, '%' | '_' | '\\'))
-        .collect();
-    if escaped.is_empty() {
-        String::new()
-    } else {
-        format!("%{escaped}%")
+    if search.is_empty() {
+        return String::new();
     }
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 impl Store {

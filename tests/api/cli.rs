@@ -500,3 +500,39 @@ async fn mail_list_retry_and_send_test() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn allowed_hosts_are_read_from_the_environment_and_checked() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let out = doorman(&db)
+        .env(
+            "DOORMAN_SERVER__ALLOWED_HOSTS",
+            r#"["api.example.com", ".example.org"]"#,
+        )
+        .args(["--dev", "check"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(r#"server.allowed_hosts = ["api.example.com", ".example.org"]"#),
+        "{}",
+        text(&out)
+    );
+
+    for entry in ["https://api.example.com", "api.example.com:443", ""] {
+        let out = doorman(&db)
+            .env("DOORMAN_SERVER__ALLOWED_HOSTS", format!("[{entry:?}]"))
+            .args(["--dev", "check"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{entry}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("server.allowed_hosts")
+                && stderr.contains("DOORMAN_SERVER__ALLOWED_HOSTS"),
+            "{entry}: {}",
+            text(&out)
+        );
+    }
+}

@@ -8,7 +8,7 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode, Uri},
+    http::{StatusCode, Uri},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -17,7 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     Page, paginate,
-    profile::{ProfileBody, base_url, profile_body, read_ids},
+    profile::{ProfileBody, profile_body, read_ids},
     user_profile::{settle, user_id},
 };
 use crate::{
@@ -30,6 +30,7 @@ use crate::{
     http::{
         AppState,
         error::ApiError,
+        host::BaseUrl,
         input::{Fields, Payload},
     },
 };
@@ -91,7 +92,8 @@ fn user_body(u: UserSummary, profile: Option<Profile>, base: &str) -> AdminUserB
     }
 }
 
-fn search_term(uri: &Uri) -> String {
+/// The `search` query parameter (the last one given), trimmed; `""` for none.
+pub(super) fn search_term(uri: &Uri) -> String {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
     pairs
@@ -104,26 +106,26 @@ fn search_term(uri: &Uri) -> String {
 
 /// Users, paginated by id; `search` matches username, e-mail and names.
 #[utoipa::path(get, path = "/api/auth/users/", tag = "accounts",
-    params(("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query), ("search" = Option<String>, Query)),
-    responses((status = 200, description = "A page of users", body = UserPage)))]
+    params(("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query),
+        ("search" = Option<String>, Query, description = "A part of the username, e-mail address, first or last name, ignoring case")),
+    responses((status = 200, description = "A page of users", body = UserPage),
+        (status = 400, description = "The Host header names a host not in server.allowed_hosts")))]
 async fn list_users(
     State(state): State<AppState>,
     uri: Uri,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let s = &state.settings;
     let search = search_term(&uri);
     let page = Page::from_query(uri.query(), s)?;
     let count = state.store.count_users_matching(&search).await?;
     let page = settle(page, count);
-    let base = base_url(s, &headers);
     let results = profiles::user_page(&state.store, &search, page.offset(), page.limit())
         .await?
         .into_iter()
         .map(|(u, p)| serde_json::to_value(user_body(u, p, &base)).unwrap_or_default())
         .collect();
-    let host = headers.get("host").and_then(|v| v.to_str().ok());
-    Ok(Json(paginate(s, &uri, host, page, count, results)?).into_response())
+    Ok(Json(paginate(&uri, &base, page, count, results)?).into_response())
 }
 
 /// Reads `username`, `email`, names and `groups`, with the syntax errors.
@@ -168,10 +170,10 @@ async fn put_user(
     state: State<AppState>,
     caller: Principal,
     id: Path<String>,
-    headers: HeaderMap,
+    base: BaseUrl,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_user(state, caller, id, headers, payload).await
+    update_user(state, caller, id, base, payload).await
 }
 
 /// Update a user (partial): names, username, e-mail and groups (ids).
@@ -183,17 +185,17 @@ async fn patch_user(
     state: State<AppState>,
     caller: Principal,
     id: Path<String>,
-    headers: HeaderMap,
+    base: BaseUrl,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_user(state, caller, id, headers, payload).await
+    update_user(state, caller, id, base, payload).await
 }
 
 async fn update_user(
     State(state): State<AppState>,
     caller: Principal,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
@@ -211,12 +213,7 @@ async fn update_user(
     update.errors.extend(taken);
     state.users.update(&caller, &target, update).await?;
     let (user, profile) = profiles::admin_user(&state.store, id).await?;
-    Ok(Json(user_body(
-        user,
-        profile,
-        &base_url(&state.settings, &headers),
-    ))
-    .into_response())
+    Ok(Json(user_body(user, profile, &base)).into_response())
 }
 
 /// Delete a user with their tokens, sessions, profile and picture. An

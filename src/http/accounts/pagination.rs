@@ -59,12 +59,12 @@ fn invalid_page() -> ApiError {
     ApiError::detail(StatusCode::NOT_FOUND, "Invalid page.")
 }
 
-/// The paginated body for `results` out of `count` items. `page` with
+/// The paginated body for `results` out of `count` items, its links
+/// starting with `base` (from `http::host::BaseUrl`). `page` with
 /// `u32::MAX` (`?page=last`) resolves to the last page before calling.
 pub fn paginate(
-    settings: &Settings,
     uri: &Uri,
-    host: Option<&str>,
+    base: &str,
     page: Page,
     count: i64,
     results: Vec<Value>,
@@ -73,10 +73,6 @@ pub fn paginate(
     if page.number > pages {
         return Err(invalid_page());
     }
-    let base = match &settings.server.public_url {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => format!("http://{}", host.unwrap_or("localhost")),
-    };
     let link = |n: u32| {
         let mut pairs: Vec<(String, String)> =
             serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();

@@ -6,7 +6,6 @@
 use axum::{
     Json,
     extract::State,
-    http::HeaderMap,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -16,12 +15,12 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    config::Settings,
     domain::profiles::{self, PictureInput, Profile, ProfileUpdate, ProvinceRef, pictures::Upload},
     http::{
         AppState,
         auth::Authenticated,
         error::ApiError,
+        host::BaseUrl,
         input::{Fields, Payload},
     },
 };
@@ -68,25 +67,12 @@ pub struct ProfileRequest {
     birth_date: Option<String>,
     #[schema(value_type = Option<String>, format = Binary)]
     profile_picture: Option<String>,
+    /// At most 10,000 characters.
+    #[schema(max_length = 10000)]
     bio: Option<String>,
     #[schema(value_type = Option<Object>)]
     province: Option<Value>,
     roles: Option<Vec<i32>>,
-}
-
-/// The scheme and host links start with: `server.public_url`, else the
-/// request's Host header.
-pub fn base_url(settings: &Settings, headers: &HeaderMap) -> String {
-    match &settings.server.public_url {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => {
-            let host = headers
-                .get("host")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    }
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -119,12 +105,15 @@ pub fn profile_body(p: Profile, base: &str) -> ProfileBody {
 }
 
 /// Reads a profile update; `with_roles` also reads `roles` (group ids).
+/// `bio` is a text column without a bound in Django's model; 10,000
+/// characters (counted after trimming, as DRF counts) keeps a profile a
+/// profile rather than a file store.
 pub fn read_update(payload: &Payload, with_roles: bool) -> ProfileUpdate {
     let mut f = Fields::new(payload);
     let mut update = ProfileUpdate::default();
     update.changes.phone = f.optional_string_max("phone", 20);
     update.changes.address = f.optional_string_max("address", 255);
-    update.changes.bio = f.optional_string("bio");
+    update.changes.bio = f.optional_string_max("bio", 10_000);
     let today = OffsetDateTime::now_utc().date();
     match payload.data.get("birth_date") {
         None => {}
@@ -227,10 +216,10 @@ pub fn read_ids(value: &Value) -> Option<Vec<i32>> {
 async fn get_profile(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let profile = profiles::get_or_create(&state.store, caller.user.id).await?;
-    Ok(Json(profile_body(profile, &base_url(&state.settings, &headers))).into_response())
+    Ok(Json(profile_body(profile, &base)).into_response())
 }
 
 /// Update the caller's profile (partial; JSON or multipart).
@@ -241,10 +230,10 @@ async fn get_profile(
 async fn put_profile(
     state: State<AppState>,
     caller: Authenticated,
-    headers: HeaderMap,
+    base: BaseUrl,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_own(state, caller, headers, payload).await
+    update_own(state, caller, base, payload).await
 }
 
 /// Update the caller's profile (partial; JSON or multipart).
@@ -255,20 +244,20 @@ async fn put_profile(
 async fn patch_profile(
     state: State<AppState>,
     caller: Authenticated,
-    headers: HeaderMap,
+    base: BaseUrl,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_own(state, caller, headers, payload).await
+    update_own(state, caller, base, payload).await
 }
 
 async fn update_own(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let update = read_update(&payload, false);
     let profile =
         profiles::update(&state.store, &state.settings.media, caller.user.id, update).await?;
-    Ok(Json(profile_body(profile, &base_url(&state.settings, &headers))).into_response())
+    Ok(Json(profile_body(profile, &base)).into_response())
 }

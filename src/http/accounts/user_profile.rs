@@ -6,7 +6,7 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, Uri},
+    http::Uri,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -14,15 +14,17 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    Page, paginate,
-    profile::{ProfileBody, ProfileRequest, base_url, profile_body, read_update},
+    Page,
+    admin_users::search_term,
+    paginate,
+    profile::{ProfileBody, ProfileRequest, profile_body, read_update},
 };
 use crate::{
     domain::{
         access::{self, Principal},
         profiles,
     },
-    http::{AppState, error::ApiError, input::Payload},
+    http::{AppState, error::ApiError, host::BaseUrl, input::Payload},
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -57,32 +59,34 @@ pub fn user_id(raw: &str) -> Result<i32, ApiError> {
     raw.trim().parse().map_err(|_| ApiError::not_found())
 }
 
-/// All profiles, paginated, ordered by user id.
+/// Profiles, paginated, ordered by user id; `search` matches the user's
+/// username, e-mail and names, as on `users/`.
 #[utoipa::path(get, path = "/api/auth/user_profile/", tag = "accounts",
-    params(("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query)),
-    responses((status = 200, description = "A page of profiles", body = ProfilePage)))]
+    params(("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query),
+        ("search" = Option<String>, Query, description = "A part of the username, e-mail address, first or last name, ignoring case")),
+    responses((status = 200, description = "A page of profiles", body = ProfilePage),
+        (status = 400, description = "The Host header names a host not in server.allowed_hosts")))]
 async fn list_profiles(
     State(state): State<AppState>,
     uri: Uri,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let s = &state.settings;
+    let search = search_term(&uri);
     let page = Page::from_query(uri.query(), s)?;
-    let count = state.store.count_users_matching("").await?;
+    let count = state.store.count_users_matching(&search).await?;
     let page = settle(page, count);
     let users = state
         .store
-        .user_page("", page.offset(), page.limit())
+        .user_page(&search, page.offset(), page.limit())
         .await?;
     let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
-    let base = base_url(s, &headers);
     let results = profiles::for_users(&state.store, &ids)
         .await?
         .into_iter()
         .map(|p| serde_json::to_value(profile_body(p, &base)).unwrap_or_default())
         .collect();
-    let host = headers.get("host").and_then(|v| v.to_str().ok());
-    Ok(Json(paginate(s, &uri, host, page, count, results)?).into_response())
+    Ok(Json(paginate(&uri, &base, page, count, results)?).into_response())
 }
 
 /// One user's profile, by user id (created if missing).
@@ -93,10 +97,10 @@ async fn list_profiles(
 async fn get_user_profile(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let profile = profiles::get_or_create(&state.store, user_id(&id)?).await?;
-    Ok(Json(profile_body(profile, &base_url(&state.settings, &headers))).into_response())
+    Ok(Json(profile_body(profile, &base)).into_response())
 }
 
 /// Update a user's profile (partial), including its `roles` (group ids).
@@ -109,10 +113,10 @@ async fn put_user_profile(
     state: State<AppState>,
     caller: Principal,
     id: Path<String>,
-    headers: HeaderMap,
+    base: BaseUrl,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_profile(state, caller, id, headers, payload).await
+    update_profile(state, caller, id, base, payload).await
 }
 
 /// Update a user's profile (partial), including its `roles` (group ids).
@@ -125,17 +129,17 @@ async fn patch_user_profile(
     state: State<AppState>,
     caller: Principal,
     id: Path<String>,
-    headers: HeaderMap,
+    base: BaseUrl,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    update_profile(state, caller, id, headers, payload).await
+    update_profile(state, caller, id, base, payload).await
 }
 
 async fn update_profile(
     State(state): State<AppState>,
     caller: Principal,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
@@ -149,5 +153,5 @@ async fn update_profile(
         }
     }
     let profile = profiles::update_as(&state.store, &state.settings, &caller, id, update).await?;
-    Ok(Json(profile_body(profile, &base_url(&state.settings, &headers))).into_response())
+    Ok(Json(profile_body(profile, &base)).into_response())
 }

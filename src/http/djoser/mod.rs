@@ -14,7 +14,7 @@ mod username;
 pub(crate) mod users;
 
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -23,7 +23,7 @@ use axum::{
 use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
 
-use super::{AppState, auth::Authenticated, error::ApiError};
+use super::{AppState, auth::Authenticated, error::ApiError, host::BaseUrl};
 use crate::{
     config::Settings,
     domain::{FieldErrors, users::User},
@@ -46,18 +46,9 @@ pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
         )
 }
 
-/// DRF's API root at the mount: where the user routes are.
-async fn api_root(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = match &state.settings.server.public_url {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    };
+/// DRF's API root at the mount: where the user routes are (an absolute
+/// URL, so an untrusted `Host` is refused as for every such URL).
+async fn api_root(BaseUrl(base): BaseUrl) -> Response {
     axum::Json(json!({ "users": format!("{base}/auth/users/") })).into_response()
 }
 

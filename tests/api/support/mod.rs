@@ -310,8 +310,13 @@ pub fn test_settings(db: &TestDb) -> Settings {
         Some("test-secret-key-that-is-long-enough-for-hmac-0123456789".into());
     settings.security.danger_fast_hashing_for_tests = true;
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings.server.allowed_hosts.push(TEST_HOST.into());
     settings
 }
+
+/// The `Host` a request gets when a test sets none, as Django's test client
+/// sends `testserver`; allowed by `test_settings`.
+pub const TEST_HOST: &str = "testserver";
 
 /// The application over its own database.
 pub struct TestApp {
@@ -358,8 +363,14 @@ impl TestApp {
         TestApp { router, state, db }
     }
 
-    /// Sends one request through the full middleware stack.
-    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+    /// Sends one request through the full middleware stack, with
+    /// `Host: testserver` unless the request names a host.
+    pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
+        if !request.headers().contains_key("host") {
+            request
+                .headers_mut()
+                .insert("host", axum::http::HeaderValue::from_static(TEST_HOST));
+        }
         send(&self.router, request).await
     }
 
