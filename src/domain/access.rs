@@ -22,7 +22,10 @@
 use std::collections::HashSet;
 
 use super::{Error, users::User};
-use crate::{config::AccountsSettings, store::Store};
+use crate::{
+    config::AccountsSettings,
+    store::{RoleMembers, Store},
+};
 
 /// What an endpoint requires of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,22 +56,17 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Reads what `user` may do. An inactive user holds nothing (as in
-    /// Django, where an inactive user has no permissions).
+    /// Reads what `user` may do and what they rank as. What an inactive
+    /// user may do is nothing (as in Django, where an inactive user has no
+    /// permissions), but their rank still counts when they are the
+    /// *target*: an admin who is inactive for a moment (a new address
+    /// waiting for activation, a suspended account) is still an admin, and
+    /// must not become fair game for anyone who can manage ordinary users.
     pub async fn load(
         store: &Store,
         settings: &AccountsSettings,
         user: User,
     ) -> Result<Principal, Error> {
-        if !user.is_active {
-            return Ok(Principal {
-                user,
-                full_admin: false,
-                groups: HashSet::new(),
-                permission_ids: HashSet::new(),
-                permission_names: HashSet::new(),
-            });
-        }
         let groups = store.user_group_names(user.id).await?;
         let permissions = store.user_permissions(user.id).await?;
         Ok(Principal {
@@ -88,15 +86,15 @@ impl Principal {
         self.user.is_active && self.user.is_superuser
     }
 
-    /// An active superuser or a member of an admin role.
+    /// As a caller: an active superuser or member of an admin role.
     pub fn is_full_admin(&self) -> bool {
-        self.full_admin
+        self.user.is_active && self.full_admin
     }
 
-    /// Whether this principal is an admin for an action guarded by
-    /// `permission` (`app_label.codename`).
+    /// As a caller: whether this principal is an admin for an action
+    /// guarded by `permission` (`app_label.codename`).
     pub fn may(&self, permission: &str) -> bool {
-        self.full_admin || self.permission_names.contains(permission)
+        self.is_full_admin() || (self.user.is_active && self.permission_names.contains(permission))
     }
 
     /// Whether the principal belongs to group `id` (either way).
@@ -104,15 +102,27 @@ impl Principal {
         self.groups.contains(&id)
     }
 
-    /// Whether the principal holds permission `id`.
+    /// As a caller: whether the principal holds permission `id`.
     pub fn holds(&self, id: i32) -> bool {
-        self.permission_ids.contains(&id)
+        self.user.is_active && self.permission_ids.contains(&id)
     }
 
-    /// Whether the principal holds any permission at all: someone with
-    /// some administrative power.
-    pub fn holds_any(&self) -> bool {
+    /// As a target: whether the user ranks as staff, full admin or
+    /// superuser, active or not.
+    fn ranks_high(&self) -> bool {
+        self.user.is_staff || self.user.is_superuser || self.full_admin
+    }
+
+    /// As a target: whether the user holds any permission (some
+    /// administrative power), active or not.
+    fn holds_any(&self) -> bool {
         !self.permission_ids.is_empty()
+    }
+
+    /// As a target: whether `caller`, active, holds every permission this
+    /// user holds.
+    fn held_within(&self, caller: &Principal) -> bool {
+        caller.user.is_active && self.permission_ids.is_subset(&caller.permission_ids)
     }
 }
 
@@ -125,12 +135,12 @@ pub fn may_manage(caller: &Principal, target: &Principal) -> Result<(), Error> {
         true
     } else if target.user.is_superuser {
         false
-    } else if caller.full_admin {
+    } else if caller.is_full_admin() {
         true
-    } else if target.user.is_staff || target.full_admin {
+    } else if target.ranks_high() {
         false
     } else {
-        caller.user.is_active && target.permission_ids.is_subset(&caller.permission_ids)
+        target.held_within(caller)
     };
     allowed.then_some(()).ok_or(Error::Forbidden)
 }
@@ -142,7 +152,7 @@ pub fn may_manage(caller: &Principal, target: &Principal) -> Result<(), Error> {
 /// address to their own, reset the password and sign in as them.
 pub fn may_change_credentials(caller: &Principal, target: &Principal) -> Result<(), Error> {
     may_manage(caller, target)?;
-    let allowed = caller.user.id == target.user.id || caller.full_admin || !target.holds_any();
+    let allowed = caller.user.id == target.user.id || caller.is_full_admin() || !target.holds_any();
     allowed.then_some(()).ok_or(Error::Forbidden)
 }
 
@@ -156,7 +166,7 @@ pub async fn check_group_grants(
     caller: &Principal,
     group_ids: &[i32],
 ) -> Result<(), Error> {
-    if group_ids.is_empty() || caller.full_admin {
+    if group_ids.is_empty() || caller.is_full_admin() {
         return Ok(());
     }
     let groups = store.group_grants(group_ids).await?;
@@ -172,7 +182,7 @@ pub async fn check_group_grants(
 /// Refuses unless the caller may grant (or take away) every permission in
 /// `permission_ids`: a full admin any, anyone else only those they hold.
 pub fn check_permission_grants(caller: &Principal, permission_ids: &[i32]) -> Result<(), Error> {
-    match caller.full_admin || permission_ids.iter().all(|p| caller.holds(*p)) {
+    match caller.is_full_admin() || permission_ids.iter().all(|p| caller.holds(*p)) {
         true => Ok(()),
         false => Err(Error::Forbidden),
     }
@@ -189,7 +199,7 @@ pub fn may_change_role(
     name: &str,
     new_name: Option<&str>,
 ) -> Result<(), Error> {
-    if caller.full_admin {
+    if caller.is_full_admin() {
         return Ok(());
     }
     let admin_role = |n: &str| settings.admin_roles.iter().any(|r| r == n);
@@ -199,6 +209,30 @@ pub fn may_change_role(
     Ok(())
 }
 
+/// Whether the caller may change what the members of a role hold
+/// (re-permission it, delete it): a full admin may; anyone else only if
+/// they may manage every member — no member is staff, a superuser or a
+/// full admin, and every member's permissions are within the caller's
+/// (active or not, as for any target).
+pub fn may_change_members(
+    settings: &AccountsSettings,
+    caller: &Principal,
+    members: &RoleMembers,
+) -> Result<(), Error> {
+    if caller.is_full_admin() {
+        return Ok(());
+    }
+    let admin = members
+        .group_names
+        .iter()
+        .any(|n| settings.admin_roles.contains(n));
+    let within = members.permission_ids.iter().all(|p| caller.holds(*p));
+    match !members.privileged && !admin && within {
+        true => Ok(()),
+        false => Err(Error::Forbidden),
+    }
+}
+
 /// Whether the caller may create a role called `name`: an admin role only
 /// as a full admin.
 pub fn may_create_role(
@@ -206,7 +240,7 @@ pub fn may_create_role(
     caller: &Principal,
     name: &str,
 ) -> Result<(), Error> {
-    match caller.full_admin || !settings.admin_roles.iter().any(|r| r == name) {
+    match caller.is_full_admin() || !settings.admin_roles.iter().any(|r| r == name) {
         true => Ok(()),
         false => Err(Error::Forbidden),
     }

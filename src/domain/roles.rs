@@ -147,6 +147,9 @@ pub async fn delete_role(
 ) -> Result<(), Error> {
     let role = find_role(store, id).await?;
     access::may_change_role(settings, caller, id, &role.name, None)?;
+    // Deleting takes every permission of the role from its members.
+    access::check_permission_grants(caller, &role.permissions)?;
+    access::may_change_members(settings, caller, &store.role_members(id).await?)?;
     match store.delete_role(id).await? {
         true => Ok(()),
         false => Err(Error::NotFound),
@@ -176,6 +179,7 @@ pub async fn set_role_permissions(
     if !changed.is_empty() {
         access::may_change_role(settings, caller, id, &current.name, None)?;
         access::check_permission_grants(caller, &changed)?;
+        access::may_change_members(settings, caller, &store.role_members(id).await?)?;
     }
     let mut tx = store.begin().await?;
     if !tx.lock_role(id).await? {

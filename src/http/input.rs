@@ -149,6 +149,9 @@ async fn parse_multipart<S: Send + Sync>(req: Request, state: &S) -> Result<Payl
     Ok(payload)
 }
 
+/// DRF's message for a value an `EmailField` cannot read.
+const INVALID_EMAIL: &str = "Enter a valid email address.";
+
 /// Reads fields from a payload the way DRF serializers do: strings are
 /// trimmed, numbers and booleans become their text, `null`, lists and
 /// objects are refused; every problem is recorded and reported at once.
@@ -197,18 +200,26 @@ impl<'a> Fields<'a> {
     /// Like `optional_string`, for an e-mail field: a value that is no
     /// string gets DRF's e-mail message.
     pub fn optional_email_text(&mut self, field: &str) -> Option<String> {
-        self.string_or(field, "Enter a valid email address.")
+        self.string_or(field, INVALID_EMAIL)
     }
 
     /// A required, non-blank e-mail field's text.
     pub fn required_email_text(&mut self, field: &str) -> Option<String> {
-        self.required_with(field, "Enter a valid email address.")
+        self.required_with(field, INVALID_EMAIL)
     }
 
     /// DRF's CharField: strings are trimmed, numbers become their text;
-    /// booleans, lists and objects are invalid, `null` is refused.
+    /// booleans, lists and objects are invalid, `null` is refused, and so is
+    /// a NUL character (DRF's `ProhibitNullCharactersValidator`; PostgreSQL
+    /// cannot store one in text, and Django would refuse it).
     fn string_or(&mut self, field: &str, invalid: &str) -> Option<String> {
         match self.data.get(field)? {
+            // E-mail fields report it with their other messages
+            // (`EmailAddress::parse`), as DRF runs all their validators.
+            Value::String(s) if s.contains('\0') && invalid != INVALID_EMAIL => {
+                self.error(field, "Null characters are not allowed.");
+                None
+            }
             Value::String(s) => Some(s.trim().to_string()),
             Value::Number(n) => Some(n.to_string()),
             Value::Null => {

@@ -40,6 +40,61 @@ impl Store {
     }
 }
 
+/// The users in group `$1`, directly or through profile roles.
+const GROUP_MEMBERS: &str = "SELECT user_id FROM auth_user_groups WHERE group_id = $1 \
+     UNION SELECT p.user_id FROM doorman_profile_roles r \
+     JOIN doorman_profile p ON p.id = r.profile_id WHERE r.group_id = $1";
+
+/// What a change to a role would touch, as the rank rules see it: its
+/// members' flags, every group they are in and every permission they hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleMembers {
+    /// Some member is staff or a superuser.
+    pub privileged: bool,
+    /// The names of every group any member belongs to (either way).
+    pub group_names: Vec<String>,
+    /// Every permission any member holds (directly or through a group).
+    pub permission_ids: Vec<i32>,
+}
+
+impl Store {
+    /// The rank facts of group `group_id`'s members, in three queries
+    /// whatever their number.
+    pub async fn role_members(&self, group_id: i32) -> Result<RoleMembers, StoreError> {
+        let flags = format!(
+            "SELECT count(*) FROM auth_user WHERE (is_staff OR is_superuser) \
+             AND id IN ({GROUP_MEMBERS})"
+        );
+        let member_groups = format!(
+            "SELECT group_id FROM auth_user_groups WHERE user_id IN ({GROUP_MEMBERS}) \
+             UNION SELECT r.group_id FROM doorman_profile_roles r \
+             JOIN doorman_profile p ON p.id = r.profile_id WHERE p.user_id IN ({GROUP_MEMBERS})"
+        );
+        let names = format!("SELECT name FROM auth_group WHERE id IN ({member_groups})");
+        let permissions = format!(
+            "SELECT permission_id FROM auth_user_user_permissions WHERE user_id IN ({GROUP_MEMBERS}) \
+             UNION SELECT permission_id FROM auth_group_permissions WHERE group_id IN ({member_groups})"
+        );
+        let (privileged,): (i64,) = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(flags.clone()))
+            .bind(group_id)
+            .fetch_one(pool)
+            .await)?;
+        let group_names: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(names.clone()))
+            .bind(group_id)
+            .fetch_all(pool)
+            .await)?;
+        let permission_ids: Vec<(i32,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(permissions.clone()))
+            .bind(group_id)
+            .fetch_all(pool)
+            .await)?;
+        Ok(RoleMembers {
+            privileged: privileged > 0,
+            group_names: group_names.into_iter().map(|(n,)| n).collect(),
+            permission_ids: permission_ids.into_iter().map(|(p,)| p).collect(),
+        })
+    }
+}
+
 /// Ids bound per statement when reading rows for a requested list.
 const ID_CHUNK: usize = 500;
 

@@ -7,6 +7,7 @@
 //! same version numbers.
 
 mod access;
+pub use access::RoleMembers;
 mod outbox;
 mod profiles;
 mod roles;

@@ -19,7 +19,10 @@ use crate::{
     },
 };
 
-on_both_backends!(every_admin_write_follows_one_rule);
+on_both_backends!(
+    every_admin_write_follows_one_rule,
+    role_changes_respect_the_members_rank,
+);
 
 /// What the delegated admin holds: the Accounts API's user and profile
 /// permissions.
@@ -40,6 +43,11 @@ enum Kind {
     Staff,
     FullAdmin,
     Superuser,
+    /// A full admin whose account is inactive for now (say, a new address
+    /// waiting for activation): still a full admin.
+    InactiveFullAdmin,
+    /// As `Richer`, inactive.
+    InactiveRicher,
     /// The caller themself.
     Itself,
 }
@@ -58,6 +66,8 @@ const TARGETS: &[Kind] = &[
     Kind::Staff,
     Kind::FullAdmin,
     Kind::Superuser,
+    Kind::InactiveFullAdmin,
+    Kind::InactiveRicher,
     Kind::Itself,
 ];
 
@@ -93,8 +103,16 @@ async fn person(app: &TestApp, name: &str, kind: Kind, as_caller: bool) -> Perso
         (Kind::Staff, _) => b.staff(),
         (Kind::FullAdmin, _) => b.admin(),
         (Kind::Superuser, _) => b.superuser(),
+        (Kind::InactiveFullAdmin, _) => b.admin().inactive(),
+        (Kind::InactiveRicher, _) => b
+            .permissions(DELEGATED)
+            .permissions(&["auth.add_group"])
+            .inactive(),
     };
-    b.signed_in().await
+    match as_caller {
+        true => b.signed_in().await,
+        false => b.create().await,
+    }
 }
 
 /// The route's own permission check (the Accounts API) or Djoser's staff
@@ -116,6 +134,11 @@ fn allowed(caller: Kind, target: Kind, action: Action) -> bool {
         action,
         Action::AccountsUpdateEmail | Action::DjoserUpdateEmail
     );
+    let target = match target {
+        Kind::InactiveFullAdmin => Kind::FullAdmin,
+        Kind::InactiveRicher => Kind::Richer,
+        other => other,
+    };
     match (caller, target) {
         (_, Kind::Itself) => action != Action::AccountsDelete,
         (Kind::Superuser, _) => true,
@@ -179,6 +202,9 @@ async fn row(app: &TestApp, id: i64) -> String {
 }
 
 async fn every_admin_write_follows_one_rule(app: TestApp) {
+    // Rank and activity are written straight into the tables; the app must
+    // see them at once.
+    let app = crate::djoser::app_with(app, |s| s.database.user_cache_ttl_ms = 0).await;
     let mut n = 0;
     let mut failures = Vec::new();
     for &caller_kind in CALLERS {
@@ -230,4 +256,89 @@ async fn every_admin_write_follows_one_rule(app: TestApp) {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Grants `permission` to group `group`.
+async fn grant_group(app: &TestApp, group: i64, permission: &str) {
+    let p = app.permission_id(permission).await;
+    app.db
+        .execute(&format!(
+            "INSERT INTO auth_group_permissions (group_id, permission_id) VALUES ({group}, {p})"
+        ))
+        .await;
+}
+
+async fn role_exists(app: &TestApp, id: i64) -> bool {
+    app.db
+        .scalar(&format!("SELECT count(*) FROM auth_group WHERE id = {id}"))
+        .await
+        == 1
+}
+
+/// Deleting or re-permissioning a role changes what its members hold, so
+/// the rank rules apply to every member: a holder of the role permissions
+/// cannot strip a staff member, nor anyone holding more than they do, nor
+/// take away permissions they do not hold themself.
+async fn role_changes_respect_the_members_rank(app: TestApp) {
+    let app = crate::djoser::app_with(app, |s| s.database.user_cache_ttl_ms = 0).await;
+    let caller = app
+        .user("rolekeeper")
+        .permissions(&["auth.view_user", "auth.change_group", "auth.delete_group"])
+        .signed_in()
+        .await;
+    let mut roles = Vec::new();
+    for (name, permission, member) in [
+        ("ops", "auth.view_user", app.user("staffer").staff()),
+        ("editors", "auth.add_group", app.user("editor")),
+        (
+            "team",
+            "auth.view_user",
+            app.user("richer").permissions(&["auth.add_group"]),
+        ),
+        (
+            "inactive-ops",
+            "auth.view_user",
+            app.user("resting").staff().inactive(),
+        ),
+        ("plain", "auth.view_user", app.user("plainmember")),
+    ] {
+        let member = member.role(name).create().await;
+        let id = app.group(name).await;
+        grant_group(&app, id, permission).await;
+        roles.push((name, id, member));
+    }
+    for (name, id, _) in &roles {
+        let allowed = *name == "plain";
+        let r = app
+            .request(
+                Method::PUT,
+                &format!("/api/auth/permissions/{id}/update/"),
+                Some(caller.auth()),
+                Some(json!({"permissions": []})),
+            )
+            .await;
+        let expected = match allowed {
+            true => StatusCode::OK,
+            false => StatusCode::FORBIDDEN,
+        };
+        assert_eq!(r.status, expected, "re-permission {name}: {:?}", r);
+        if allowed {
+            // Put the permission back for the delete below.
+            grant_group(&app, *id, "auth.view_user").await;
+        }
+        let r = app
+            .request(
+                Method::DELETE,
+                &format!("/api/auth/roles/{id}/"),
+                Some(caller.auth()),
+                None,
+            )
+            .await;
+        let expected = match allowed {
+            true => StatusCode::NO_CONTENT,
+            false => StatusCode::FORBIDDEN,
+        };
+        assert_eq!(r.status, expected, "delete {name}: {:?}", r);
+        assert_eq!(role_exists(&app, *id).await, !allowed, "{name}");
+    }
 }

@@ -17,6 +17,7 @@ mod cli;
 mod delegation;
 mod djoser;
 mod http_basics;
+mod inputs;
 mod layers;
 mod mail;
 mod migrations;

@@ -43,6 +43,7 @@ pub struct PersonBuilder<'a> {
     superuser: bool,
     permissions: Vec<String>,
     roles: Vec<String>,
+    active: bool,
 }
 
 impl TestApp {
@@ -55,6 +56,7 @@ impl TestApp {
             superuser: false,
             permissions: Vec::new(),
             roles: Vec::new(),
+            active: true,
         }
     }
 
@@ -135,6 +137,12 @@ impl PersonBuilder<'_> {
         self
     }
 
+    /// `is_active = false` (cannot sign in).
+    pub fn inactive(mut self) -> Self {
+        self.active = false;
+        self
+    }
+
     /// A full admin: a member of the `admin` role.
     pub fn admin(self) -> Self {
         self.role("admin")
@@ -152,7 +160,7 @@ impl PersonBuilder<'_> {
                 first_name: String::new(),
                 last_name: String::new(),
                 password: Some(Password::new(PW.into())),
-                is_active: true,
+                is_active: self.active,
                 is_staff: self.staff,
                 is_superuser: self.superuser,
             })
