@@ -101,8 +101,14 @@ pub fn init_logging(settings: &Settings) {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = load_settings(&cli)?;
     if let Command::Openapi = cli.command {
-        println!("{}", crate::http::openapi_json(&settings));
-        return Ok(());
+        // A reader that stops early (`doorman openapi | head`) is not an
+        // error; println! would panic on the closed pipe.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        return match writeln!(out, "{}", crate::http::openapi_json(&settings)) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(()),
+        };
     }
     if let Command::HashTiming { count } = cli.command {
         println!("{}", hash_timing(&settings, count.max(1)));

@@ -77,10 +77,23 @@ struct ApiDoc;
 
 /// Every route of the service with its OpenAPI document, not yet layered.
 pub fn routes(state: AppState) -> Router {
-    let (router, mut api) = all_routes(&state.settings, Some(state.clone())).split_for_parts();
-    openapi::document_access(&mut api);
+    let (router, api) = all_routes(&state.settings, Some(state.clone())).split_for_parts();
+    // Built once; every request for it shares the same bytes.
+    let document = axum::body::Bytes::from(openapi::complete(api, &state.settings).to_string());
     router
-        .merge(SwaggerUi::new("/api/docs").url("/api/schema/", api))
+        .route(
+            "/api/schema/",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document,
+                    )
+                }
+            }),
+        )
+        .merge(SwaggerUi::new("/api/docs").config(utoipa_swagger_ui::Config::from("/api/schema/")))
         .with_state(state)
 }
 
@@ -94,9 +107,8 @@ fn all_routes(settings: &Settings, state: Option<AppState>) -> OpenApiRouter<App
 
 /// The OpenAPI document (for `doorman openapi`).
 pub fn openapi_json(settings: &Settings) -> String {
-    let (_, mut api) = all_routes(settings, None).split_for_parts();
-    openapi::document_access(&mut api);
-    api.to_pretty_json()
+    let (_, api) = all_routes(settings, None).split_for_parts();
+    serde_json::to_string_pretty(&openapi::complete(api, settings))
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 

@@ -57,8 +57,26 @@ pub struct ProfileBody {
     pub updated_at: String,
 }
 
-/// A profile update: every field optional. `province` is an id or a name;
-/// `roles` (group ids) only through `user_profile/{user_id}/update/`.
+/// The caller's own profile update: every field optional. `province` is
+/// an id or a name; `roles` are set only by an admin
+/// (`user_profile/{user_id}/update/`) and ignored here.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct OwnProfileRequest {
+    phone: Option<String>,
+    address: Option<String>,
+    birth_date: Option<String>,
+    #[schema(value_type = Option<String>, format = Binary)]
+    profile_picture: Option<String>,
+    /// At most 10,000 characters.
+    #[schema(max_length = 10000)]
+    bio: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    province: Option<Value>,
+}
+
+/// An admin's update of a user's profile: every field optional.
+/// `province` is an id or a name; `roles` the complete list of group ids.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct ProfileRequest {
@@ -224,7 +242,7 @@ async fn get_profile(
 
 /// Update the caller's profile (partial; JSON or multipart).
 #[utoipa::path(put, path = "/api/auth/profile/", tag = "accounts",
-    request_body(content = ProfileRequest, content_type = "multipart/form-data"),
+    request_body(content = OwnProfileRequest, content_type = "multipart/form-data"),
     responses((status = 200, description = "The profile", body = ProfileBody),
         (status = 400, description = "Field errors")))]
 async fn put_profile(
@@ -238,7 +256,7 @@ async fn put_profile(
 
 /// Update the caller's profile (partial; JSON or multipart).
 #[utoipa::path(patch, path = "/api/auth/profile/", tag = "accounts",
-    request_body(content = ProfileRequest, content_type = "application/json"),
+    request_body(content = OwnProfileRequest, content_type = "application/json"),
     responses((status = 200, description = "The profile", body = ProfileBody),
         (status = 400, description = "Field errors")))]
 async fn patch_profile(
