@@ -16,10 +16,7 @@ mod tokens;
 mod username;
 mod users;
 
-use axum::{
-    body::Body,
-    http::{Method, Request, StatusCode},
-};
+use axum::http::{Method, StatusCode};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use doorman::config::Settings;
 use serde_json::{Value, json};
@@ -68,18 +65,7 @@ pub(crate) async fn call(
     auth: Option<&str>,
     body: Option<Value>,
 ) -> TestResponse {
-    let mut builder = Request::builder().method(method).uri(path);
-    if let Some(auth) = auth {
-        builder = builder.header("authorization", auth);
-    }
-    let body = match body {
-        Some(v) => {
-            builder = builder.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    app.send(builder.body(body).unwrap()).await
+    app.request(method, path, auth, body).await
 }
 
 /// Anonymous JSON POST.
