@@ -49,9 +49,12 @@ const PROFILE_SELECT: &str = "SELECT u.id AS user_id, u.username, u.email, p.id 
 /// is spelled out because SQLite has no default escape character (and
 /// PostgreSQL's default, `\`, is the one chosen here), so `like_pattern`'s
 /// escapes mean the same on both.
-const SEARCH: &str = "($1 = '' OR lower(username) LIKE $1 ESCAPE '\\' \
-     OR lower(email) LIKE $1 ESCAPE '\\' OR lower(first_name) LIKE $1 ESCAPE '\\' \
-     OR lower(last_name) LIKE $1 ESCAPE '\\')";
+/// Both sides are folded by the database's own `lower()`, so a term spelt
+/// as stored always matches, whatever the database folds (SQLite folds
+/// only ASCII letters, PostgreSQL as its `LC_CTYPE` does).
+const SEARCH: &str = "($1 = '' OR lower(username) LIKE lower($1) ESCAPE '\\' \
+     OR lower(email) LIKE lower($1) ESCAPE '\\' OR lower(first_name) LIKE lower($1) ESCAPE '\\' \
+     OR lower(last_name) LIKE lower($1) ESCAPE '\\')";
 
 /// `%term%` for a case-insensitive substring test, with LIKE's own
 /// characters (`%`, `_` and the escape `\`) escaped so that they match
@@ -62,7 +65,7 @@ fn like_pattern(search: &str) -> String {
     }
     let mut pattern = String::with_capacity(search.len() + 2);
     pattern.push('%');
-    for c in search.to_lowercase().chars() {
+    for c in search.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }

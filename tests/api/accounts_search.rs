@@ -132,4 +132,24 @@ async fn user_profile_search_matches_names_and_addresses(app: TestApp) {
 crate::on_both_backends!(
     wildcards_in_a_search_match_themselves,
     user_profile_search_matches_names_and_addresses,
+    a_name_is_found_as_it_is_spelt,
 );
+
+/// A name with a non-ASCII capital is found by its exact spelling and by
+/// its ASCII letters in any case on both backends (SQLite's `lower()`
+/// folds only ASCII; PostgreSQL folds as its locale does).
+async fn a_name_is_found_as_it_is_spelt(app: TestApp) {
+    let root = app.user("root").superuser().signed_in().await;
+    raw_user(&app, "Émile").await;
+    app.user("emilia").create().await;
+    for list in ["users", "user_profile"] {
+        for term in ["Émile", "ÉMILE", "mile"] {
+            let names = found(&app, root.auth(), list, term).await;
+            assert!(
+                names.contains(&"Émile".to_string()),
+                "{list} {term}: {names:?}"
+            );
+        }
+        assert_eq!(found(&app, root.auth(), list, "Émile").await, ["Émile"]);
+    }
+}
