@@ -37,6 +37,32 @@ pub enum AuthFailure {
     UserInactive,
 }
 
+/// Why a session operation did not give what was asked: the credentials
+/// were refused (rendered as DRF or simplejwt would), or something broke.
+#[derive(Debug)]
+pub enum AuthError {
+    Refused(AuthFailure),
+    Failed(Error),
+}
+
+impl From<AuthFailure> for AuthError {
+    fn from(f: AuthFailure) -> Self {
+        AuthError::Refused(f)
+    }
+}
+
+impl From<Error> for AuthError {
+    fn from(e: Error) -> Self {
+        AuthError::Failed(e)
+    }
+}
+
+impl From<crate::store::StoreError> for AuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        AuthError::Failed(e.into())
+    }
+}
+
 /// A caller and how they proved who they are.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -96,57 +122,48 @@ impl Sessions {
     }
 
     /// The active user holding this opaque token.
-    pub async fn authenticate_token(
-        &self,
-        key: &str,
-    ) -> Result<Result<Caller, AuthFailure>, Error> {
+    pub async fn authenticate_token(&self, key: &str) -> Result<Caller, AuthError> {
         let Some((token_id, user)) = self.store.find_token(&opaque::digest(key)).await? else {
-            return Ok(Err(AuthFailure::InvalidToken));
+            return Err(AuthFailure::InvalidToken.into());
         };
         if !user.is_active {
-            return Ok(Err(AuthFailure::TokenUserInactive));
+            return Err(AuthFailure::TokenUserInactive.into());
         }
-        Ok(Ok(Caller {
+        Ok(Caller {
             user,
             via: Via::Token(token_id),
-        }))
+        })
     }
 
     /// The active user an access JWT speaks for.
-    pub async fn authenticate_access(
-        &self,
-        token: &str,
-    ) -> Result<Result<Caller, AuthFailure>, Error> {
+    pub async fn authenticate_access(&self, token: &str) -> Result<Caller, AuthError> {
         let claims = match self.keys.decode_access(token, now()) {
             Ok(c) => c,
-            Err(e) => return Ok(Err(AuthFailure::Jwt(e))),
+            Err(e) => return Err(AuthFailure::Jwt(e).into()),
         };
-        let user = match self.token_user(&claims).await? {
-            Ok(user) => user,
-            Err(failure) => return Ok(Err(failure)),
-        };
-        Ok(Ok(Caller {
+        let user = self.token_user(&claims).await?;
+        Ok(Caller {
             user,
             via: Via::Jwt(claims),
-        }))
+        })
     }
 
     /// Loads the user a decoded token names, refusing tokens issued before
     /// the user's cut-off.
-    async fn token_user(&self, claims: &Claims) -> Result<Result<User, AuthFailure>, Error> {
+    async fn token_user(&self, claims: &Claims) -> Result<User, AuthError> {
         let Some(id) = claims.user_pk() else {
-            return Ok(Err(AuthFailure::UserNotFound));
+            return Err(AuthFailure::UserNotFound.into());
         };
         let Some((user, cutoff)) = self.store.find_user_with_cutoff(id).await? else {
-            return Ok(Err(AuthFailure::UserNotFound));
+            return Err(AuthFailure::UserNotFound.into());
         };
         if !user.is_active {
-            return Ok(Err(AuthFailure::UserInactive));
+            return Err(AuthFailure::UserInactive.into());
         }
         if cutoff.is_some_and(|c| issued_before(&claims.jti, claims.iat, c)) {
-            return Ok(Err(AuthFailure::Jwt(JwtError::Invalid)));
+            return Err(AuthFailure::Jwt(JwtError::Invalid).into());
         }
-        Ok(Ok(user))
+        Ok(user)
     }
 
     async fn issued_before_cutoff(&self, jti: &str, iat: i64, user_id: i32) -> Result<bool, Error> {
@@ -166,92 +183,76 @@ impl Sessions {
 
     /// `jwt/refresh/`: a new access token (and, with rotation, a new refresh
     /// token; the old one is denied when `blacklist_after_rotation`).
-    pub async fn refresh(
-        &self,
-        refresh: &str,
-    ) -> Result<Result<(String, Option<String>), AuthFailure>, Error> {
-        let claims = match self.live_refresh(refresh).await? {
-            Ok(c) => c,
-            Err(f) => return Ok(Err(f)),
-        };
-        let user = match self.token_user(&claims).await? {
-            Ok(u) => u,
-            Err(f) => return Ok(Err(f)),
-        };
+    pub async fn refresh(&self, refresh: &str) -> Result<(String, Option<String>), AuthError> {
+        let claims = self.live_refresh(refresh).await?;
+        let user = self.token_user(&claims).await?;
         if let Some(session) = self.store.find_session_by_jti(&claims.jti).await? {
             // A login of the Accounts API: its rules hold here too.
-            if let Err(f) = self.check_session(&claims, &user, &session).await? {
-                return Ok(Err(f));
-            }
+            self.check_session(&claims, &user, &session).await?;
             if !self.settings.rotate_refresh_tokens {
                 let (access, _) = self.keys.access_from_refresh(&claims, now());
-                return Ok(Ok((access, None)));
+                return Ok((access, None));
             }
-            return Ok(self
-                .rotate_in_session(&claims, &user, &session)
-                .await?
-                .map(|pair| (pair.access, Some(pair.refresh))));
+            let pair = self.rotate_in_session(&claims, &user, &session).await?;
+            return Ok((pair.access, Some(pair.refresh)));
         }
         let (access, _) = self.keys.access_from_refresh(&claims, now());
         if !self.settings.rotate_refresh_tokens {
-            return Ok(Ok((access, None)));
+            return Ok((access, None));
         }
         if self.settings.blacklist_after_rotation {
             self.deny(&claims).await?;
         }
         let (new_refresh, _) = self.keys.issue_refresh(user.id, now());
-        Ok(Ok((access, Some(new_refresh))))
+        Ok((access, Some(new_refresh)))
     }
 
     /// A refresh token that decodes and is not denied.
-    async fn live_refresh(&self, token: &str) -> Result<Result<Claims, AuthFailure>, Error> {
+    async fn live_refresh(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = match self.keys.decode(token, Some(TokenType::Refresh), now()) {
             Ok(c) => c,
-            Err(e) => return Ok(Err(AuthFailure::Jwt(e))),
+            Err(e) => return Err(AuthFailure::Jwt(e).into()),
         };
         if self.store.is_jti_denied(&claims.jti).await? {
-            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+            return Err(AuthFailure::Jwt(JwtError::Blacklisted).into());
         }
         if let Some(session) = self.store.find_session_by_jti(&claims.jti).await?
             && session.revoked_at.is_some()
         {
-            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+            return Err(AuthFailure::Jwt(JwtError::Blacklisted).into());
         }
-        Ok(Ok(claims))
+        Ok(claims)
     }
 
     /// `jwt/verify/`: signature, expiry and `jti`, any token type; a denied
     /// refresh token or one retired by a logout-all is refused too.
-    pub async fn verify(&self, token: &str) -> Result<Result<(), AuthFailure>, Error> {
+    pub async fn verify(&self, token: &str) -> Result<(), AuthError> {
         let verified = match self.keys.verify_claims(token, now()) {
             Ok(v) => v,
-            Err(e) => return Ok(Err(AuthFailure::Jwt(e))),
+            Err(e) => return Err(AuthFailure::Jwt(e).into()),
         };
         if self.store.is_jti_denied(&verified.jti).await? {
-            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+            return Err(AuthFailure::Jwt(JwtError::Blacklisted).into());
         }
         if let Some(session) = self.store.find_session_by_jti(&verified.jti).await?
             && (session.revoked_at.is_some()
                 || (session.current_jti != verified.jti && !self.within_grace(&session)))
         {
-            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+            return Err(AuthFailure::Jwt(JwtError::Blacklisted).into());
         }
         if let (Some(id), Some(iat)) = (verified.user_pk, verified.iat)
             && self.issued_before_cutoff(&verified.jti, iat, id).await?
         {
-            return Ok(Err(AuthFailure::Jwt(JwtError::Invalid)));
+            return Err(AuthFailure::Jwt(JwtError::Invalid).into());
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// `jwt/blacklist/`: that refresh token stops working.
-    pub async fn blacklist(&self, refresh: &str) -> Result<Result<(), AuthFailure>, Error> {
-        let claims = match self.live_refresh(refresh).await? {
-            Ok(c) => c,
-            Err(f) => return Ok(Err(f)),
-        };
+    pub async fn blacklist(&self, refresh: &str) -> Result<(), AuthError> {
+        let claims = self.live_refresh(refresh).await?;
         self.deny(&claims).await?;
-        Ok(Ok(()))
+        Ok(())
     }
 
     async fn deny(&self, claims: &Claims) -> Result<(), Error> {
@@ -379,29 +380,21 @@ impl Sessions {
     /// replaced stays usable for `grace_secs` (two tabs refreshing at once);
     /// presented later, it is taken for a stolen copy and the whole login
     /// is revoked.
-    pub async fn rotate(&self, refresh: &str) -> Result<Result<IssuedPair, AuthFailure>, Error> {
-        let claims = match self.live_refresh(refresh).await? {
-            Ok(c) => c,
-            Err(f) => return Ok(Err(f)),
-        };
-        let user = match self.token_user(&claims).await? {
-            Ok(u) => u,
-            Err(f) => return Ok(Err(f)),
-        };
+    pub async fn rotate(&self, refresh: &str) -> Result<IssuedPair, AuthError> {
+        let claims = self.live_refresh(refresh).await?;
+        let user = self.token_user(&claims).await?;
         let Some(session) = self.store.find_session_by_jti(&claims.jti).await? else {
             // A refresh token from /auth/jwt/create/: rotate it out.
             let (refresh, new_claims) = self.keys.issue_refresh(user.id, now());
             let (access, _) = self.keys.access_from_refresh(&new_claims, now());
             self.deny(&claims).await?;
-            return Ok(Ok(IssuedPair {
+            return Ok(IssuedPair {
                 access,
                 refresh,
                 session_id: None,
-            }));
+            });
         };
-        if let Err(f) = self.check_session(&claims, &user, &session).await? {
-            return Ok(Err(f));
-        }
+        self.check_session(&claims, &user, &session).await?;
         self.rotate_in_session(&claims, &user, &session).await
     }
 
@@ -418,9 +411,9 @@ impl Sessions {
         claims: &Claims,
         user: &User,
         session: &SessionRow,
-    ) -> Result<Result<(), AuthFailure>, Error> {
+    ) -> Result<(), AuthError> {
         if session.revoked_at.is_some() {
-            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+            return Err(AuthFailure::Jwt(JwtError::Blacklisted).into());
         }
         if session.current_jti != claims.jti && !self.within_grace(session) {
             tracing::warn!(
@@ -432,9 +425,9 @@ impl Sessions {
                 .revoke_sessions(user.id, Some(session.id), None)
                 .await?;
             self.deny(claims).await?;
-            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+            return Err(AuthFailure::Jwt(JwtError::Blacklisted).into());
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// Moves a login on to a new refresh token. The update only applies to
@@ -445,7 +438,7 @@ impl Sessions {
         claims: &Claims,
         user: &User,
         session: &SessionRow,
-    ) -> Result<Result<IssuedPair, AuthFailure>, Error> {
+    ) -> Result<IssuedPair, AuthError> {
         let (new_refresh, new_claims) = self.keys.issue_refresh(user.id, now());
         let (access, _) = self.keys.access_from_refresh(&new_claims, now());
         let expires = Timestamp(
@@ -456,7 +449,7 @@ impl Sessions {
             .rotate_session(session.id, &session.current_jti, &new_claims.jti, expires)
             .await?
         {
-            return Ok(Err(AuthFailure::Jwt(JwtError::Blacklisted)));
+            return Err(AuthFailure::Jwt(JwtError::Blacklisted).into());
         }
         // The row now holds (previous = the current we read, current = new):
         // the token presented, if it was not that current one, and the old
@@ -470,11 +463,11 @@ impl Sessions {
                 .deny_jti(gone, Some(user.id), session.expires_at)
                 .await?;
         }
-        Ok(Ok(IssuedPair {
+        Ok(IssuedPair {
             access,
             refresh: new_refresh,
             session_id: Some(session.id),
-        }))
+        })
     }
 
     /// The session a refresh token belongs to (for logout).

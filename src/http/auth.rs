@@ -16,7 +16,7 @@ use serde_json::json;
 use super::{AppState, error::ApiError};
 use crate::domain::{
     access::Principal,
-    sessions::{AuthFailure, Caller},
+    sessions::{AuthError, AuthFailure, Caller},
 };
 
 pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
@@ -98,7 +98,7 @@ impl FromRequestParts<AppState> for MaybeCaller {
                 })));
             }
             let token = std::str::from_utf8(words[1]).unwrap_or("\u{fffd}");
-            sessions.authenticate_access(token).await?
+            sessions.authenticate_access(token).await
         } else if scheme.eq_ignore_ascii_case(b"token") {
             match words.len() {
                 1 => return Err(detail("Invalid token header. No credentials provided.")),
@@ -114,7 +114,7 @@ impl FromRequestParts<AppState> for MaybeCaller {
                     "Invalid token header. Token string should not contain invalid characters.",
                 ));
             };
-            sessions.authenticate_token(key).await?
+            sessions.authenticate_token(key).await
         } else {
             return Ok(MaybeCaller(None));
         };
@@ -123,7 +123,8 @@ impl FromRequestParts<AppState> for MaybeCaller {
                 parts.extensions.insert(caller.clone());
                 Ok(MaybeCaller(Some(caller)))
             }
-            Err(failure) => Err(jwt_failure(&failure)),
+            Err(AuthError::Refused(failure)) => Err(jwt_failure(&failure)),
+            Err(AuthError::Failed(e)) => Err(e.into()),
         }
     }
 }

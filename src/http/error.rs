@@ -13,7 +13,11 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use crate::{
-    domain::{self, FieldErrors, flows::FlowError, flows::messages},
+    domain::{
+        self, FieldErrors,
+        flows::{FlowError, messages},
+        sessions::{AuthError, AuthFailure},
+    },
     store::StoreError,
 };
 
@@ -213,6 +217,23 @@ impl From<FlowError> for ApiError {
                 ApiError::json(StatusCode::BAD_REQUEST, json!([messages::EMAIL_NOT_FOUND]))
             }
             FlowError::ActivationOff => ApiError::empty(StatusCode::BAD_REQUEST),
+        }
+    }
+}
+
+/// A refused token presented in a body (refresh, verify, blacklist):
+/// simplejwt's 401. A refused `Authorization` header is rendered by
+/// `http::auth`, in DRF's and simplejwt's header shapes.
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Failed(e) => e.into(),
+            AuthError::Refused(AuthFailure::Jwt(e)) => {
+                super::auth::unauthorized(json!({"detail": e.message(), "code": "token_not_valid"}))
+            }
+            AuthError::Refused(_) => super::auth::unauthorized(
+                json!({"detail": "No active account found for the given token."}),
+            ),
         }
     }
 }

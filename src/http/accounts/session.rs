@@ -21,7 +21,7 @@ use crate::{
     domain::{
         Error,
         password::Password,
-        sessions::{AuthFailure, Device, IssuedPair},
+        sessions::{Device, IssuedPair},
         users::User,
     },
     http::{
@@ -121,15 +121,6 @@ fn device(headers: &HeaderMap, peer: Option<SocketAddr>) -> Device {
     }
 }
 
-fn failure(f: AuthFailure) -> ApiError {
-    match f {
-        AuthFailure::Jwt(e) => {
-            unauthorized(json!({"detail": e.message(), "code": "token_not_valid"}))
-        }
-        _ => unauthorized(json!({"detail": "No active account found for the given token."})),
-    }
-}
-
 /// Create an account (Djoser's registration rules).
 #[utoipa::path(post, path = "/api/auth/register/", tag = "accounts",
     request_body = crate::http::djoser::schema::RegisterRequest,
@@ -204,11 +195,7 @@ async fn refresh(State(state): State<AppState>, payload: Payload) -> Result<Resp
     let mut f = Fields::new(&payload);
     let token = f.required_string("refresh");
     f.finish()?;
-    let pair = state
-        .sessions
-        .rotate(&token.unwrap_or_default())
-        .await?
-        .map_err(failure)?;
+    let pair = state.sessions.rotate(&token.unwrap_or_default()).await?;
     Ok(Json(PairResponse {
         access: pair.access,
         refresh: pair.refresh,

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ALLOW_ACTION, no_content, schema, with_fallback};
 use crate::{
-    domain::{Error, password::Password, sessions::AuthFailure},
+    domain::{Error, password::Password},
     http::{
         AppState,
         auth::unauthorized,
@@ -47,16 +47,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
             ALLOW_ACTION,
             false,
         ))
-}
-
-/// simplejwt's 401 for a token that failed.
-fn token_failure(failure: AuthFailure) -> ApiError {
-    match failure {
-        AuthFailure::Jwt(e) => {
-            unauthorized(json!({"detail": e.message(), "code": "token_not_valid"}))
-        }
-        _ => unauthorized(json!({"detail": "No active account found for the given token."})),
-    }
 }
 
 fn one_field(payload: &Payload, name: &str) -> Result<String, ApiError> {
@@ -107,11 +97,7 @@ async fn jwt_refresh(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let refresh = one_field(&payload, "refresh")?;
-    let (access, rotated) = state
-        .sessions
-        .refresh(&refresh)
-        .await?
-        .map_err(token_failure)?;
+    let (access, rotated) = state.sessions.refresh(&refresh).await?;
     let mut body = json!({ "access": access });
     if let (Some(r), Value::Object(map)) = (rotated, &mut body) {
         map.insert("refresh".into(), Value::String(r));
@@ -125,11 +111,7 @@ async fn jwt_refresh(
     responses((status = 200, description = "`{}`"), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
 async fn jwt_verify(State(state): State<AppState>, payload: Payload) -> Result<Response, ApiError> {
     let token = one_field(&payload, "token")?;
-    state
-        .sessions
-        .verify(&token)
-        .await?
-        .map_err(token_failure)?;
+    state.sessions.verify(&token).await?;
     Ok(Json(json!({})).into_response())
 }
 
@@ -142,10 +124,6 @@ async fn jwt_blacklist(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let refresh = one_field(&payload, "refresh")?;
-    state
-        .sessions
-        .blacklist(&refresh)
-        .await?
-        .map_err(token_failure)?;
+    state.sessions.blacklist(&refresh).await?;
     Ok(no_content())
 }
