@@ -1,5 +1,6 @@
 //! `doorman changepassword USER`: prompts twice and runs the validators,
-//! like Django's command.
+//! like Django's command; unlike it, `Users::set_password` then revokes
+//! every token, JWT and session of the user.
 
 use anyhow::{Context, bail};
 

@@ -47,7 +47,7 @@ pub enum Command {
     Migrate,
     /// Create a superuser (prompts unless --no-input).
     Createsuperuser(createsuperuser::Args),
-    /// Change a user's password (prompts twice).
+    /// Change a user's password (prompts twice); signs the user out everywhere.
     Changepassword {
         /// The username.
         username: String,
