@@ -149,8 +149,25 @@ async fn parse_multipart<S: Send + Sync>(req: Request, state: &S) -> Result<Payl
     Ok(payload)
 }
 
-/// DRF's message for a value an `EmailField` cannot read.
-const INVALID_EMAIL: &str = "Enter a valid email address.";
+/// Which DRF field reads a value: its message for a value of the wrong
+/// type, and who reports a NUL character.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `CharField`: refuses NUL here.
+    Text,
+    /// `EmailField`: `EmailAddress::parse` reports NUL with its other
+    /// messages, as DRF runs all of the field's validators.
+    Email,
+}
+
+impl Kind {
+    fn invalid(self) -> &'static str {
+        match self {
+            Kind::Text => "Not a valid string.",
+            Kind::Email => "Enter a valid email address.",
+        }
+    }
+}
 
 /// Reads fields from a payload the way DRF serializers do: strings are
 /// trimmed, numbers and booleans become their text, `null`, lists and
@@ -174,11 +191,11 @@ impl<'a> Fields<'a> {
 
     /// A required, non-blank string.
     pub fn required_string(&mut self, field: &str) -> Option<String> {
-        self.required_with(field, "Not a valid string.")
+        self.required_with(field, Kind::Text)
     }
 
-    fn required_with(&mut self, field: &str, invalid: &str) -> Option<String> {
-        match self.string_or(field, invalid) {
+    fn required_with(&mut self, field: &str, kind: Kind) -> Option<String> {
+        match self.string_or(field, kind) {
             Some(s) if s.is_empty() => {
                 self.error(field, "This field may not be blank.");
                 None
@@ -194,29 +211,27 @@ impl<'a> Fields<'a> {
 
     /// A string that may be absent (`None`) or empty.
     pub fn optional_string(&mut self, field: &str) -> Option<String> {
-        self.string_or(field, "Not a valid string.")
+        self.string_or(field, Kind::Text)
     }
 
     /// Like `optional_string`, for an e-mail field: a value that is no
     /// string gets DRF's e-mail message.
     pub fn optional_email_text(&mut self, field: &str) -> Option<String> {
-        self.string_or(field, INVALID_EMAIL)
+        self.string_or(field, Kind::Email)
     }
 
     /// A required, non-blank e-mail field's text.
     pub fn required_email_text(&mut self, field: &str) -> Option<String> {
-        self.required_with(field, INVALID_EMAIL)
+        self.required_with(field, Kind::Email)
     }
 
     /// DRF's CharField: strings are trimmed, numbers become their text;
     /// booleans, lists and objects are invalid, `null` is refused, and so is
     /// a NUL character (DRF's `ProhibitNullCharactersValidator`; PostgreSQL
     /// cannot store one in text, and Django would refuse it).
-    fn string_or(&mut self, field: &str, invalid: &str) -> Option<String> {
+    fn string_or(&mut self, field: &str, kind: Kind) -> Option<String> {
         match self.data.get(field)? {
-            // E-mail fields report it with their other messages
-            // (`EmailAddress::parse`), as DRF runs all their validators.
-            Value::String(s) if s.contains('\0') && invalid != INVALID_EMAIL => {
+            Value::String(s) if s.contains('\0') && kind == Kind::Text => {
                 self.error(field, "Null characters are not allowed.");
                 None
             }
@@ -227,7 +242,7 @@ impl<'a> Fields<'a> {
                 None
             }
             Value::Bool(_) | Value::Array(_) | Value::Object(_) => {
-                self.error(field, invalid);
+                self.error(field, kind.invalid());
                 None
             }
         }

@@ -26,6 +26,20 @@ fn doorman(db: &TestDb) -> Command {
     cmd
 }
 
+/// Runs `changepassword USER` with `input` on its standard input (it reads
+/// from stdin when that is not a terminal).
+fn changepassword(db: &TestDb, username: &str, input: &[u8]) -> Output {
+    let mut child = doorman(db)
+        .args(["changepassword", username])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn text(out: &Output) -> String {
     format!(
         "status {:?}\nstdout: {}\nstderr: {}",
@@ -168,20 +182,11 @@ fn superuser_and_password_change(backend: Backend) {
 
     // changepassword reads from stdin when it is not a terminal; a weak
     // password is refused with reasons, then a good one is taken.
-    let mut child = doorman(&db)
-        .args(["changepassword", "root"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"123\n123\nanother-Good-pass-77\nanother-Good-pass-77\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = changepassword(
+        &db,
+        "root",
+        b"123\n123\nanother-Good-pass-77\nanother-Good-pass-77\n",
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("This password is too short"),
@@ -242,20 +247,11 @@ async fn changepassword_signs_the_user_out(backend: Backend) {
             .await;
         assert_eq!(r.status, StatusCode::OK);
     }
-    let mut child = doorman(&app.db)
-        .args(["changepassword", "victim"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"another-Good-pass-77\nanother-Good-pass-77\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = changepassword(
+        &app.db,
+        "victim",
+        b"another-Good-pass-77\nanother-Good-pass-77\n",
+    );
     assert!(out.status.success(), "{}", text(&out));
     for auth in [who.auth(), access.as_str()] {
         let r = app

@@ -17,7 +17,7 @@ use super::{
     },
 };
 use crate::{
-    config::{LoginField, Settings},
+    config::LoginField,
     mail::MessageKind,
     security::{
         django_tokens::{decode_uid, encode_uid},
@@ -88,14 +88,6 @@ mod registration;
 impl Flows {
     pub fn new(users: Users) -> Flows {
         Flows { users }
-    }
-
-    pub fn settings(&self) -> &Settings {
-        self.users.settings()
-    }
-
-    pub fn users(&self) -> &Users {
-        &self.users
     }
 
     /// Resolves a uid to the user and stored hash, or the uid error.
