@@ -76,7 +76,9 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
             }
             let candidate = superuser(username.clone(), email.clone(), Some(Password::new(first)));
             match users.create(candidate).await {
-                Err(Error::Validation(errors)) => {
+                // Only the password is asked again; a taken username or
+                // address ends the command (below).
+                Err(Error::Validation(errors)) if errors.iter().all(|(f, _)| f == "password") => {
                     for (_, messages) in errors {
                         for m in messages {
                             eprintln!("Error: {m}");

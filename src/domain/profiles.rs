@@ -1,5 +1,5 @@
 //! Profiles (SPEC §1): one per user, created on first access; provinces;
-//! the admin's view of users; profile pictures. Field parsing lives with
+//! profile pictures. Field parsing lives with
 //! the handlers; the rules that need the database (a province named by id
 //! or name, role ids that must exist) and the picture's life cycle live
 //! here. A picture is decoded and re-encoded on the blocking pool
@@ -20,7 +20,7 @@ use crate::{
 
 pub mod pictures;
 
-pub use crate::model::{Named, Profile, ProfileChanges, Province, UserSummary};
+pub use crate::model::{Named, Profile, ProfileChanges, Province};
 
 /// How a request names a province.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,46 +221,6 @@ fn province_error(r: &ProvinceRef) -> String {
 }
 
 pub use super::users::missing_message;
-
-/// A page of users with their profiles (`None` where none exists yet;
-/// the list creates none).
-pub async fn user_page(
-    store: &Store,
-    search: &str,
-    offset: i64,
-    limit: i64,
-) -> Result<Vec<(UserSummary, Option<Profile>)>, Error> {
-    let users = store.user_page(search, offset, limit).await?;
-    let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
-    let mut profiles = store.load_profiles(&ids).await?;
-    Ok(users
-        .into_iter()
-        .map(|u| {
-            let profile = profiles
-                .iter_mut()
-                .find(|(id, _)| *id == u.id)
-                .and_then(|(_, p)| p.take());
-            (u, profile)
-        })
-        .collect())
-}
-
-/// One user as the admin endpoints show it, with their profile if any.
-pub async fn admin_user(store: &Store, id: i32) -> Result<(UserSummary, Option<Profile>), Error> {
-    let user = store.find_user_by_id(id).await?.ok_or(Error::NotFound)?;
-    let groups = store.user_groups(&[id]).await?;
-    let profile = store.load_profiles(&[id]).await?.pop().and_then(|(_, p)| p);
-    let summary = UserSummary {
-        id,
-        username: user.username,
-        email: user.email,
-        first_name: user.first_name,
-        last_name: user.last_name,
-        is_active: user.is_active,
-        groups: groups.into_iter().map(|(_, g)| g.id).collect(),
-    };
-    Ok((summary, profile))
-}
 
 /// Checks a new province's name (required, ≤100) and code (≤10).
 pub fn check_province(name: Option<&str>, code: Option<&str>) -> FieldErrors {

@@ -1,5 +1,5 @@
 //! Users: the operations on users that the CLI and both APIs share
-//! (create, authenticate; the changes in `manage.rs`). The records and the
+//! (authenticate here; create and every change in `manage.rs`). The records and the
 //! typed inputs (`User`, `Username`, `EmailAddress`) live in `model`.
 
 use std::sync::Arc;
@@ -13,13 +13,14 @@ use crate::{
     store::Store,
 };
 
+mod admin_view;
 mod manage;
 
-pub use crate::model::{EmailAddress, NewUser, User, Username};
+pub use crate::model::{EmailAddress, NewUser, User, UserSummary, Username};
 
 pub use manage::{
-    EMAIL_TAKEN, PasswordChange, USERNAME_TAKEN, UserUpdate, attributes, conflict_as_field,
-    missing_message,
+    EMAIL_TAKEN, PASSWORD_MISMATCH, PasswordChange, USERNAME_TAKEN, UserUpdate, Welcome,
+    attributes, check_retype, conflict_as_field, missing_message,
 };
 
 /// The rules shared by every way of creating or changing users, and the
@@ -92,30 +93,6 @@ impl Users {
     /// the same work and never matches.
     pub async fn verify(&self, password: &Password, encoded: Option<&str>) -> Verification {
         self.passwords.verify(password, encoded).await
-    }
-
-    /// Validates the password (when given), hashes it and inserts the user.
-    pub async fn create(&self, new: NewUser) -> Result<User, Error> {
-        let email = new.email.as_ref().map(|e| e.as_str()).unwrap_or("");
-        let encoded = match &new.password {
-            Some(password) => {
-                self.validate_password(
-                    password,
-                    &validators::UserAttributes {
-                        username: new.username.as_str(),
-                        first_name: &new.first_name,
-                        last_name: &new.last_name,
-                        email,
-                    },
-                )?;
-                self.passwords
-                    .hash(password)
-                    .await
-                    .map_err(Error::internal)?
-            }
-            None => crate::security::hashers::make_unusable_password(),
-        };
-        Ok(self.store.insert_user(&new, email, &encoded).await?)
     }
 
     /// Checks a username and password. On success with a hash that is weaker

@@ -119,7 +119,84 @@ pub fn complete(mut api: OpenApi, settings: &Settings) -> serde_json::Value {
     let mut doc = serde_json::to_value(&api).expect("an OpenAPI document is JSON");
     djoser_bodies(&mut doc, settings);
     complete_json(&mut doc);
+    document_transport(&mut doc);
+    unique_operation_ids(&mut doc);
     doc
+}
+
+/// The answers the layers around every handler give, as shared responses:
+/// 408 for a request still unanswered after `server.request_timeout_secs`, 413
+/// and 415 for a body too large or of a type no reader takes, and 406 from
+/// Djoser's views (DRF renders JSON only) for an `Accept` without JSON.
+fn document_transport(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let detail = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Detail"}}},
+        })
+    };
+    doc["components"]["responses"] = json!({
+        "NotAcceptable": detail("`Accept` admits no JSON"),
+        "RequestTimeout": detail("The request took longer than `server.request_timeout_secs`"),
+        "PayloadTooLarge": detail("The body is larger than `server.max_body_bytes`"),
+        "UnsupportedMediaType": detail("The body is of a type this operation does not read"),
+    });
+    let shared = |name: &str| json!({"$ref": format!("#/components/responses/{name}")});
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let djoser = path.starts_with("/auth/");
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|i| i.values_mut())
+        {
+            let has_body = op.get("requestBody").is_some();
+            let responses = &mut op["responses"];
+            responses["408"] = shared("RequestTimeout");
+            if has_body {
+                responses["413"] = shared("PayloadTooLarge");
+                responses["415"] = shared("UnsupportedMediaType");
+            }
+            if djoser {
+                responses["406"] = shared("NotAcceptable");
+            }
+        }
+    }
+}
+
+/// Both APIs name some handlers alike (`register`, `update_user`); an
+/// operation id must be unique in the document, so an id used more than
+/// once is prefixed with its operation's tag (`djoser_register`,
+/// `accounts_register`).
+fn unique_operation_ids(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for op in paths
+        .values()
+        .filter_map(|i| i.as_object())
+        .flat_map(|i| i.values())
+    {
+        if let Some(id) = op["operationId"].as_str() {
+            *seen.entry(id.to_string()).or_default() += 1;
+        }
+    }
+    for op in paths
+        .values_mut()
+        .filter_map(|i| i.as_object_mut())
+        .flat_map(|i| i.values_mut())
+    {
+        let (Some(id), Some(tag)) = (op["operationId"].as_str(), op["tags"][0].as_str()) else {
+            continue;
+        };
+        if seen.get(id).is_some_and(|n| *n > 1) {
+            op["operationId"] = serde_json::json!(format!("{tag}_{id}"));
+        }
+    }
 }
 
 /// Djoser's user bodies follow the settings: registration reads the login
@@ -130,29 +207,44 @@ fn djoser_bodies(doc: &mut serde_json::Value, settings: &Settings) {
     use serde_json::json;
     let schemas = &mut doc["components"]["schemas"];
     let extra = super::djoser::extra_fields(settings);
-    let text = |description: &str| json!({"type": "string", "description": description});
+    // The longest value each column takes (Django's `max_length`).
+    let limit = |field: &str| match field {
+        "email" => Some(254),
+        "username" | "first_name" | "last_name" => Some(150),
+        _ => None,
+    };
+    let text = |name: &str, description: &str| match limit(name) {
+        Some(max) => json!({"type": "string", "description": description, "maxLength": max}),
+        None => json!({"type": "string", "description": description}),
+    };
     let mut update = serde_json::Map::new();
     for field in &extra {
         update.insert(
             field.to_string(),
-            text("Editable (`users.required_fields`)."),
+            text(field, "Editable (`users.required_fields`)."),
         );
     }
     schemas["UserUpdate"]["properties"] = serde_json::Value::Object(update);
     let login = settings.users.login_field.name();
     let mut register = serde_json::Map::new();
     let mut required = vec![json!(login), json!("password")];
-    register.insert(login.to_string(), text("The login field."));
+    register.insert(login.to_string(), text(login, "The login field."));
     register.insert(
         "password".into(),
-        text("Checked by the password validators."),
+        text("password", "Checked by the password validators."),
     );
     if settings.djoser.user_create_password_retype {
-        register.insert("re_password".into(), text("The same password again."));
+        register.insert(
+            "re_password".into(),
+            text("re_password", "The same password again."),
+        );
         required.push(json!("re_password"));
     }
     for field in &extra {
-        register.insert(field.to_string(), text("From `users.required_fields`."));
+        register.insert(
+            field.to_string(),
+            text(field, "From `users.required_fields`."),
+        );
     }
     schemas["RegisterRequest"]["properties"] = serde_json::Value::Object(register);
     schemas["RegisterRequest"]["required"] = serde_json::Value::Array(required);
@@ -168,6 +260,16 @@ fn complete_json(doc: &mut serde_json::Value) {
             let Some(item) = item.as_object_mut() else {
                 continue;
             };
+            // One handler serving PUT and PATCH is one annotation, so both
+            // carry its name; operation ids must be unique, and the partial
+            // one takes DRF's prefix.
+            let put_id = item.get("put").map(|op| op["operationId"].clone());
+            if let Some(patch) = item.get_mut("patch")
+                && put_id.is_some_and(|id| id == patch["operationId"])
+                && let Some(id) = patch["operationId"].as_str()
+            {
+                patch["operationId"] = json!(format!("partial_{id}"));
+            }
             for (method, op) in item.iter_mut() {
                 // OpenAPI requires a description on every response; an
                 // annotation that gave none gets the status's reason.

@@ -113,11 +113,11 @@ async fn emails_are_unique_ignoring_case_but_blank_is_free(app: TestApp) {
         .await
         .unwrap();
     match users.create(new_user("ann2", "ANN@Example.com")).await {
-        Err(Error::Conflict { field, .. }) => assert_eq!(field, "email"),
+        Err(Error::Validation(errors)) => assert_eq!(errors[0].0, "email"),
         other => panic!("expected an e-mail conflict, got {other:?}"),
     }
     match users.create(new_user("ann", "other@example.com")).await {
-        Err(Error::Conflict { field, .. }) => assert_eq!(field, "username"),
+        Err(Error::Validation(errors)) => assert_eq!(errors[0].0, "username"),
         other => panic!("expected a username conflict, got {other:?}"),
     }
     users.create(new_user("b1", "")).await.unwrap();

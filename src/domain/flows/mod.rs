@@ -13,7 +13,8 @@ use super::{
     password::Password,
     sessions,
     users::{
-        EmailAddress, NewUser, PasswordChange, User, Username, Users, attributes, conflict_as_field,
+        EmailAddress, NewUser, PasswordChange, User, Username, Users, Welcome, attributes,
+        check_retype, conflict_as_field,
     },
 };
 use crate::{
@@ -32,11 +33,10 @@ pub mod messages {
     pub const INVALID_TOKEN: &str = "Invalid token for given user.";
     pub const INVALID_UID: &str = "Invalid user id or user doesn't exist.";
     pub const STALE_TOKEN: &str = "Stale token for given user.";
-    pub const PASSWORD_MISMATCH: &str = "The two password fields didn't match.";
     pub const INVALID_PASSWORD: &str = "Invalid password.";
     pub const EMAIL_NOT_FOUND: &str = "User with given email does not exist.";
     pub const CANNOT_CREATE_USER: &str = "Unable to create account.";
-    pub use crate::domain::users::{EMAIL_TAKEN, USERNAME_TAKEN};
+    pub use crate::domain::users::{EMAIL_TAKEN, PASSWORD_MISMATCH, USERNAME_TAKEN};
 
     pub fn username_mismatch(field: &str) -> String {
         format!("The two {field} fields didn't match.")
@@ -152,16 +152,6 @@ async fn level_timing<T>(work: impl std::future::Future<Output = T>) -> T {
     let result = work.await;
     tokio::time::sleep_until(started + EMAIL_FLOW_FLOOR).await;
     result
-}
-
-/// Djoser's retype rule: a second copy, when asked for, must match.
-fn check_retype(password: &Password, again: Option<&Password>) -> Result<(), FlowError> {
-    match again {
-        Some(again) if again.expose() != password.expose() => {
-            Err(Error::field("non_field_errors", messages::PASSWORD_MISMATCH).into())
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Password-validator errors come keyed `password`; Djoser reports them

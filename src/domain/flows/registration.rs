@@ -7,21 +7,17 @@ impl Flows {
     /// `POST users/`: creates the account (inactive when activation
     /// e-mails are on) and queues the activation or confirmation mail.
     pub async fn register(&self, r: Registration) -> Result<User, FlowError> {
-        let email = r.email.as_ref().map(|e| e.as_str()).unwrap_or("");
-        self.users.validate_password(
-            &r.password,
-            &UserAttributes {
-                username: r.username.as_str(),
-                first_name: &r.first_name,
-                last_name: &r.last_name,
-                email,
-            },
-        )?;
-        check_retype(&r.password, r.re_password.as_ref())?;
         let dj = &self.users.settings().djoser;
+        let welcome = if dj.send_activation_email {
+            Welcome::Activation
+        } else if dj.send_confirmation_email {
+            Welcome::Confirmation
+        } else {
+            Welcome::Nothing
+        };
         let new = NewUser {
             username: r.username,
-            email: r.email.clone(),
+            email: r.email,
             first_name: r.first_name,
             last_name: r.last_name,
             password: Some(r.password),
@@ -29,30 +25,10 @@ impl Flows {
             is_staff: false,
             is_superuser: false,
         };
-        let encoded = self.users.hash(new.password.as_ref()).await?;
-        let mut tx = self.users.store().begin().await?;
-        let user = match tx.insert_user(&new, email, &encoded).await {
-            Ok(user) => user,
-            Err(e) => return Err(conflict_as_field(e, None).into()),
-        };
-        if dj.send_activation_email {
-            let token = self.users.make_token(&user, &encoded);
-            self.users
-                .queue(
-                    &mut tx,
-                    MessageKind::Activation,
-                    &user,
-                    Some((&dj.activation_url, &token)),
-                )
-                .await?;
-        } else if dj.send_confirmation_email {
-            self.users
-                .queue(&mut tx, MessageKind::Confirmation, &user, None)
-                .await?;
-        }
-        tx.commit().await?;
-        self.users.mailer().wake();
-        Ok(user)
+        Ok(self
+            .users
+            .create_with(new, r.re_password.as_ref(), welcome)
+            .await?)
     }
 
     /// `POST users/activation/`.

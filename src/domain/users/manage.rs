@@ -1,4 +1,5 @@
-//! The one home of each change to a user: set a password, update, delete.
+//! The one home of each change to a user: create, set a password, update,
+//! delete.
 //! The Djoser API, the Accounts API and the CLI all call these, so what a
 //! change brings with it (revoking sessions, re-activation after a new
 //! address, removing the picture) and who may make it cannot differ
@@ -7,7 +8,7 @@
 
 use time::OffsetDateTime;
 
-use super::{User, Users};
+use super::{NewUser, User, Users};
 use crate::{
     domain::{
         Error, FieldErrors,
@@ -25,6 +26,27 @@ use crate::{
 /// Djoser's uniqueness messages.
 pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
 pub const EMAIL_TAKEN: &str = "user with this email address already exists.";
+pub const PASSWORD_MISMATCH: &str = "The two password fields didn't match.";
+
+/// Djoser's retype rule: a second copy, when asked for, must match.
+pub fn check_retype(password: &Password, again: Option<&Password>) -> Result<(), Error> {
+    match again {
+        Some(again) if again.expose() != password.expose() => {
+            Err(Error::field("non_field_errors", PASSWORD_MISMATCH))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The mail a new account is sent in the transaction that creates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Welcome {
+    Nothing,
+    /// The activation link (`djoser.activation_url`).
+    Activation,
+    /// "Your account is ready."
+    Confirmation,
+}
 
 /// A change to a user as a surface parsed it: the columns, if given the
 /// complete new list of groups, and the field errors found so far.
@@ -97,6 +119,61 @@ pub fn conflict_as_field(e: StoreError, field: Option<&str>) -> Error {
 }
 
 impl Users {
+    /// Creates a user with no retyped password and no mail (the CLI,
+    /// imports, tests): `create_with` without its options.
+    pub async fn create(&self, new: NewUser) -> Result<User, Error> {
+        self.create_with(new, None, Welcome::Nothing).await
+    }
+
+    /// Creates a user: the password (when given) passes the validators,
+    /// then matches its retyped copy (when given), as Djoser orders them;
+    /// the row and the `welcome` mail are written together. A taken
+    /// username or address is a field error.
+    pub async fn create_with(
+        &self,
+        new: NewUser,
+        retyped: Option<&Password>,
+        welcome: Welcome,
+    ) -> Result<User, Error> {
+        let email = new.email.as_ref().map(|e| e.as_str()).unwrap_or("");
+        if let Some(password) = &new.password {
+            self.validate_password(
+                password,
+                &UserAttributes {
+                    username: new.username.as_str(),
+                    first_name: &new.first_name,
+                    last_name: &new.last_name,
+                    email,
+                },
+            )?;
+            check_retype(password, retyped)?;
+        }
+        let encoded = self.hash(new.password.as_ref()).await?;
+        let mut tx = self.store.begin().await?;
+        let user = tx
+            .insert_user(&new, email, &encoded)
+            .await
+            .map_err(|e| conflict_as_field(e, None))?;
+        match welcome {
+            Welcome::Nothing => {}
+            Welcome::Activation => {
+                let token = self.make_token(&user, &encoded);
+                let url = &self.settings.djoser.activation_url;
+                self.queue(&mut tx, MessageKind::Activation, &user, Some((url, &token)))
+                    .await?;
+            }
+            Welcome::Confirmation => {
+                self.queue(&mut tx, MessageKind::Confirmation, &user, None)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        if welcome != Welcome::Nothing {
+            self.mailer.wake();
+        }
+        Ok(user)
+    }
+
     /// The activation/reset token for a user as stored now.
     pub(crate) fn make_token(&self, user: &User, hash: &str) -> String {
         self.tokens

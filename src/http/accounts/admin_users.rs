@@ -24,8 +24,8 @@ use crate::{
     domain::{
         Error,
         access::{self, Principal},
-        profiles::{self, Profile, UserSummary},
-        users::{EmailAddress, UserUpdate, Username},
+        profiles::Profile,
+        users::{EmailAddress, UserSummary, UserUpdate, Username},
     },
     http::{
         AppState,
@@ -41,7 +41,7 @@ pub const CANNOT_DELETE_SELF: &str =
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users))
-        .routes(routes!(put_user, patch_user))
+        .routes(routes!(update_user))
         .routes(routes!(delete_user))
 }
 
@@ -72,10 +72,16 @@ pub struct UserPage {
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct AdminUserRequest {
+    #[schema(max_length = 150)]
     username: Option<String>,
+    #[schema(max_length = 254)]
     email: Option<String>,
+    #[schema(max_length = 150)]
     first_name: Option<String>,
+    #[schema(max_length = 150)]
     last_name: Option<String>,
+    /// At most 1,000 ids.
+    #[schema(max_items = 1000)]
     groups: Option<Vec<i32>>,
 }
 
@@ -120,7 +126,9 @@ async fn list_users(
     let page = Page::from_query(uri.query(), s)?;
     let count = state.store.count_users_matching(&search).await?;
     let page = settle(page, count);
-    let results = profiles::user_page(&state.store, &search, page.offset(), page.limit())
+    let results = state
+        .users
+        .page(&search, page.offset(), page.limit())
         .await?
         .into_iter()
         .map(|(u, p)| serde_json::to_value(user_body(u, p, &base)).unwrap_or_default())
@@ -161,36 +169,13 @@ fn read_user_update(payload: &Payload) -> UserUpdate {
     update
 }
 
-/// Update a user (partial): names, username, e-mail and groups (ids).
-#[utoipa::path(put, path = "/api/auth/users/{id}/update/", tag = "accounts",
+/// Update a user: names, username, e-mail and groups (ids).
+///
+/// Every field is optional, with PUT as with PATCH.
+#[utoipa::path(method(put, patch), path = "/api/auth/users/{id}/update/", tag = "accounts",
     params(("id" = i32, Path, description = "The user's id")), request_body = AdminUserRequest,
     responses((status = 200, description = "The user", body = AdminUserBody),
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
-async fn put_user(
-    state: State<AppState>,
-    caller: Principal,
-    id: Path<String>,
-    base: BaseUrl,
-    payload: Payload,
-) -> Result<Response, ApiError> {
-    update_user(state, caller, id, base, payload).await
-}
-
-/// Update a user (partial): names, username, e-mail and groups (ids).
-#[utoipa::path(patch, path = "/api/auth/users/{id}/update/", tag = "accounts",
-    params(("id" = i32, Path, description = "The user's id")), request_body = AdminUserRequest,
-    responses((status = 200, description = "The user", body = AdminUserBody),
-        (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
-async fn patch_user(
-    state: State<AppState>,
-    caller: Principal,
-    id: Path<String>,
-    base: BaseUrl,
-    payload: Payload,
-) -> Result<Response, ApiError> {
-    update_user(state, caller, id, base, payload).await
-}
-
 async fn update_user(
     State(state): State<AppState>,
     caller: Principal,
@@ -212,7 +197,7 @@ async fn update_user(
         .await?;
     update.errors.extend(taken);
     state.users.update(&caller, &target, update).await?;
-    let (user, profile) = profiles::admin_user(&state.store, id).await?;
+    let (user, profile) = state.users.admin_view(id).await?;
     Ok(Json(user_body(user, profile, &base)).into_response())
 }
 

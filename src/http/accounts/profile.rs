@@ -26,7 +26,7 @@ use crate::{
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_profile, put_profile, patch_profile))
+    OpenApiRouter::new().routes(routes!(get_profile, update_own))
 }
 
 /// A group as bodies show it.
@@ -63,8 +63,11 @@ pub struct ProfileBody {
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct OwnProfileRequest {
+    #[schema(max_length = 20)]
     phone: Option<String>,
+    #[schema(max_length = 255)]
     address: Option<String>,
+    /// `YYYY-MM-DD`, not in the future, year 1 to 9999.
     birth_date: Option<String>,
     #[schema(value_type = Option<String>, format = Binary)]
     profile_picture: Option<String>,
@@ -80,8 +83,11 @@ pub struct OwnProfileRequest {
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct ProfileRequest {
+    #[schema(max_length = 20)]
     phone: Option<String>,
+    #[schema(max_length = 255)]
     address: Option<String>,
+    /// `YYYY-MM-DD`, not in the future, year 1 to 9999.
     birth_date: Option<String>,
     #[schema(value_type = Option<String>, format = Binary)]
     profile_picture: Option<String>,
@@ -90,6 +96,8 @@ pub struct ProfileRequest {
     bio: Option<String>,
     #[schema(value_type = Option<Object>)]
     province: Option<Value>,
+    /// At most 1,000 ids.
+    #[schema(max_items = 1000)]
     roles: Option<Vec<i32>>,
 }
 
@@ -240,34 +248,13 @@ async fn get_profile(
     Ok(Json(profile_body(profile, &base)).into_response())
 }
 
-/// Update the caller's profile (partial; JSON or multipart).
-#[utoipa::path(put, path = "/api/auth/profile/", tag = "accounts",
-    request_body(content = OwnProfileRequest, content_type = "multipart/form-data"),
+/// Update the caller's profile (JSON or multipart).
+///
+/// Every field is optional, with PUT as with PATCH.
+#[utoipa::path(method(put, patch), path = "/api/auth/profile/", tag = "accounts",
+    request_body(content((OwnProfileRequest = "application/json"), (OwnProfileRequest = "multipart/form-data"))),
     responses((status = 200, description = "The profile", body = ProfileBody),
         (status = 400, description = "Field errors")))]
-async fn put_profile(
-    state: State<AppState>,
-    caller: Authenticated,
-    base: BaseUrl,
-    payload: Payload,
-) -> Result<Response, ApiError> {
-    update_own(state, caller, base, payload).await
-}
-
-/// Update the caller's profile (partial; JSON or multipart).
-#[utoipa::path(patch, path = "/api/auth/profile/", tag = "accounts",
-    request_body(content = OwnProfileRequest, content_type = "application/json"),
-    responses((status = 200, description = "The profile", body = ProfileBody),
-        (status = 400, description = "Field errors")))]
-async fn patch_profile(
-    state: State<AppState>,
-    caller: Authenticated,
-    base: BaseUrl,
-    payload: Payload,
-) -> Result<Response, ApiError> {
-    update_own(state, caller, base, payload).await
-}
-
 async fn update_own(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -6,7 +6,7 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::StatusCode,
+    http::{Method, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -30,7 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_roles))
         .routes(routes!(create_role))
-        .routes(routes!(put_role, patch_role, delete_role))
+        .routes(routes!(rename_role, delete_role))
         .routes(routes!(list_permissions))
         .routes(routes!(set_permissions))
 }
@@ -123,8 +123,8 @@ async fn create_role(
     Ok((StatusCode::CREATED, Json(RoleBody::from(role))).into_response())
 }
 
-/// Rename a role; `name` is required.
-#[utoipa::path(put, path = "/api/auth/roles/{id}/", tag = "accounts",
+/// Rename a role: PUT requires `name`; PATCH without it changes nothing.
+#[utoipa::path(method(put, patch), path = "/api/auth/roles/{id}/", tag = "accounts",
     params(("id" = i32, Path, description = "The role (group) id")),
     request_body = RoleRequest,
     responses(
@@ -133,41 +133,14 @@ async fn create_role(
         (status = 401, description = "Not authenticated", body = DetailBody),
         (status = 403, description = "Not an admin", body = DetailBody),
         (status = 404, description = "No such role", body = DetailBody)))]
-async fn put_role(
-    state: State<AppState>,
-    caller: Principal,
-    id: Path<String>,
-    payload: Payload,
-) -> Result<Json<RoleBody>, ApiError> {
-    rename(state, caller, id, payload, false).await
-}
-
-/// Rename a role; without `name` nothing changes.
-#[utoipa::path(patch, path = "/api/auth/roles/{id}/", tag = "accounts",
-    params(("id" = i32, Path, description = "The role (group) id")),
-    request_body = RoleRequest,
-    responses(
-        (status = 200, description = "Renamed", body = RoleBody),
-        (status = 400, description = "Blank, too long or taken name", body = FieldErrorsBody),
-        (status = 401, description = "Not authenticated", body = DetailBody),
-        (status = 403, description = "Not an admin", body = DetailBody),
-        (status = 404, description = "No such role", body = DetailBody)))]
-async fn patch_role(
-    state: State<AppState>,
-    caller: Principal,
-    id: Path<String>,
-    payload: Payload,
-) -> Result<Json<RoleBody>, ApiError> {
-    rename(state, caller, id, payload, true).await
-}
-
-async fn rename(
+async fn rename_role(
     State(state): State<AppState>,
+    method: Method,
     caller: Principal,
     Path(id): Path<String>,
     payload: Payload,
-    partial: bool,
 ) -> Result<Json<RoleBody>, ApiError> {
+    let partial = method == Method::PATCH;
     let id = path_id(&id)?;
     // DRF looks the object up before it reads the body.
     roles::find_role(&state.store, id).await?;

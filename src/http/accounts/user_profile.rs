@@ -31,7 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_profiles))
         .routes(routes!(get_user_profile))
-        .routes(routes!(put_user_profile, patch_user_profile))
+        .routes(routes!(update_profile))
 }
 
 /// A page of profiles.
@@ -103,38 +103,14 @@ async fn get_user_profile(
     Ok(Json(profile_body(profile, &base)).into_response())
 }
 
-/// Update a user's profile (partial), including its `roles` (group ids).
-#[utoipa::path(put, path = "/api/auth/user_profile/{user_id}/update/", tag = "accounts",
+/// Update a user's profile, including its `roles` (group ids).
+///
+/// Every field is optional, with PUT as with PATCH.
+#[utoipa::path(method(put, patch), path = "/api/auth/user_profile/{user_id}/update/", tag = "accounts",
     params(("user_id" = i32, Path, description = "The user's id")),
-    request_body = ProfileRequest,
+    request_body(content((ProfileRequest = "application/json"), (ProfileRequest = "multipart/form-data"))),
     responses((status = 200, description = "The profile", body = ProfileBody),
         (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
-async fn put_user_profile(
-    state: State<AppState>,
-    caller: Principal,
-    id: Path<String>,
-    base: BaseUrl,
-    payload: Payload,
-) -> Result<Response, ApiError> {
-    update_profile(state, caller, id, base, payload).await
-}
-
-/// Update a user's profile (partial), including its `roles` (group ids).
-#[utoipa::path(patch, path = "/api/auth/user_profile/{user_id}/update/", tag = "accounts",
-    params(("user_id" = i32, Path, description = "The user's id")),
-    request_body = ProfileRequest,
-    responses((status = 200, description = "The profile", body = ProfileBody),
-        (status = 400, description = "Field errors"), (status = 404, description = "No such user")))]
-async fn patch_user_profile(
-    state: State<AppState>,
-    caller: Principal,
-    id: Path<String>,
-    base: BaseUrl,
-    payload: Payload,
-) -> Result<Response, ApiError> {
-    update_profile(state, caller, id, base, payload).await
-}
-
 async fn update_profile(
     State(state): State<AppState>,
     caller: Principal,

@@ -41,13 +41,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
             true,
         ))
         .routes(with_fallback(
-            routes!(get_user, put_user, patch_user, delete_user),
+            routes!(get_user, update_user, delete_user),
             "User Instance",
             ALLOW_DETAIL,
             true,
         ))
         .routes(with_fallback(
-            routes!(get_me, put_me, patch_me, delete_me),
+            routes!(get_me, update_me, delete_me),
             "User Me",
             ALLOW_DETAIL,
             true,
@@ -64,7 +64,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .route(
             "/auth/me/",
             fallback(
-                get(get_me).put(put_me).patch(patch_me),
+                get(get_me).put(update_me).patch(update_me),
                 "User Me",
                 "GET, PUT, PATCH, HEAD, OPTIONS",
                 true,
@@ -286,23 +286,12 @@ async fn update(
     Ok(Json(user_body(s, &updated)).into_response())
 }
 
-/// Replace a user's editable fields (the login field is read-only).
-#[utoipa::path(put, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
+/// Change a user's editable fields (the login field is read-only).
+///
+/// Every field is optional, with PUT as with PATCH.
+#[utoipa::path(method(put, patch), path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
     request_body = schema::UserUpdate, responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
-async fn put_user(
-    State(state): State<AppState>,
-    caller: Principal,
-    Path(id): Path<String>,
-    payload: Payload,
-) -> Result<Response, ApiError> {
-    let user = visible_user(&state, &caller.user, &id).await?;
-    update(&state, &caller, &user, &payload).await
-}
-
-/// Change some of a user's editable fields.
-#[utoipa::path(patch, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
-    request_body = schema::UserUpdate, responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
-async fn patch_user(
+async fn update_user(
     State(state): State<AppState>,
     caller: Principal,
     Path(id): Path<String>,
@@ -348,22 +337,12 @@ async fn get_me(State(state): State<AppState>, Authenticated(caller): Authentica
     Json(user_body(&state.settings, &caller.user)).into_response()
 }
 
-/// Replace the caller's editable fields.
-#[utoipa::path(put, path = "/auth/users/me/", tag = "djoser", request_body = schema::UserUpdate,
+/// Change the caller's editable fields (1.x: `me/`).
+///
+/// Every field is optional, with PUT as with PATCH.
+#[utoipa::path(method(put, patch), path = "/auth/users/me/", tag = "djoser", request_body = schema::UserUpdate,
     responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
-async fn put_me(
-    State(state): State<AppState>,
-    caller: Principal,
-    payload: Payload,
-) -> Result<Response, ApiError> {
-    let user = caller.user.clone();
-    update(&state, &caller, &user, &payload).await
-}
-
-/// Change some of the caller's editable fields.
-#[utoipa::path(patch, path = "/auth/users/me/", tag = "djoser", request_body = schema::UserUpdate,
-    responses((status = 200, body = schema::UserBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
-async fn patch_me(
+async fn update_me(
     State(state): State<AppState>,
     caller: Principal,
     payload: Payload,
