@@ -19,8 +19,12 @@ use serde::{Deserialize, Serialize};
 use crate::security::{hashers::Argon2Params, validators::PasswordValidator};
 
 mod email_url;
+mod net;
+mod rate;
 
 pub use email_url::{EmailUrl, parse_email_url};
+pub use net::Cidr;
+pub use rate::{Limit, Rate, RateLimitSettings};
 
 /// The file read when `--config` is not given (optional).
 pub const DEFAULT_CONFIG_FILE: &str = "doorman.toml";
@@ -80,6 +84,12 @@ pub struct ServerSettings {
     pub request_timeout_secs: u64,
     /// How long shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: u64,
+    /// The proxies (CIDR blocks, e.g. `10.0.0.0/8`, or single addresses)
+    /// whose `X-Forwarded-For` / `Forwarded` headers are believed: a
+    /// request from one of them is the right-most address in those headers
+    /// that is not itself a trusted proxy. From any other peer the headers
+    /// change nothing. Empty by default: the TCP peer is the client.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Default for ServerSettings {
@@ -92,6 +102,7 @@ impl Default for ServerSettings {
             max_body_bytes: 6 * 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -456,11 +467,6 @@ impl Default for MediaSettings {
         }
     }
 }
-
-/// Rate-limit settings; keys arrive with rate limiting.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitSettings {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

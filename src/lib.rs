@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod model;
@@ -43,6 +44,8 @@ pub enum StartError {
     Templates(#[from] mail::TemplateError),
     #[error("{0}")]
     Mail(String),
+    #[error("rate_limit.redis_url: {0}")]
+    RateLimit(String),
     #[error("cannot listen on {addr} (server.listen): {source}")]
     Bind {
         addr: SocketAddr,
@@ -134,8 +137,15 @@ pub async fn build_state(
         settings.jwt.clone(),
         settings.accounts.refresh_reuse_grace_secs,
     );
+    let limits = limits::Limits::new(&settings.rate_limit).map_err(StartError::RateLimit)?;
     let settings = Arc::new(settings);
-    let users = Users::new(store.clone(), passwords, mailer.clone(), settings.clone());
+    let users = Users::new(
+        store.clone(),
+        passwords,
+        mailer.clone(),
+        limits.clone(),
+        settings.clone(),
+    );
     let flows = domain::flows::Flows::new(users.clone());
     Ok(AppState::new(http::Services {
         settings,
@@ -146,6 +156,7 @@ pub async fn build_state(
         mailer,
         transport: Arc::new(transport),
         metrics: Arc::new(metrics::Metrics::default()),
+        limits,
     }))
 }
 
@@ -232,6 +243,16 @@ impl App {
                 tokio::time::sleep(hour).await;
             }
         });
+        // Rate-limit keys whose budgets are full again are dropped each
+        // minute, so memory follows the keys in use.
+        let limits = self.state.limits.clone();
+        let limits_sweep = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limits.sweep();
+            }
+        });
         let worker = self
             .state
             .settings
@@ -266,6 +287,7 @@ impl App {
             let _ = worker.await;
         }
         housekeeping.abort();
+        limits_sweep.abort();
         store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -59,3 +59,11 @@ impl From<crate::store::StoreError> for Error {
         }
     }
 }
+
+impl From<crate::limits::Throttled> for Error {
+    fn from(t: crate::limits::Throttled) -> Self {
+        Error::Throttled {
+            retry_after: t.retry_after_secs,
+        }
+    }
+}

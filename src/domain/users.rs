@@ -8,6 +8,7 @@ use super::{Error, password::Password};
 use crate::security::validators;
 use crate::{
     config::{LoginField, Settings},
+    limits::{Class, Limits},
     mail::Mailer,
     security::{django_tokens::TokenGenerator, hashers::Verification, passwords::PasswordService},
     store::Store,
@@ -31,6 +32,7 @@ pub struct Users {
     passwords: PasswordService,
     validators: Arc<Vec<validators::PasswordValidator>>,
     mailer: Mailer,
+    limits: Limits,
     tokens: Arc<TokenGenerator>,
     settings: Arc<Settings>,
 }
@@ -40,6 +42,7 @@ impl Users {
         store: Store,
         passwords: PasswordService,
         mailer: Mailer,
+        limits: Limits,
         settings: Arc<Settings>,
     ) -> Self {
         let key = settings.security.secret_key.clone().unwrap_or_default();
@@ -53,6 +56,7 @@ impl Users {
             passwords,
             validators: Arc::new(settings.users.password_validators.clone()),
             mailer,
+            limits,
             tokens: Arc::new(tokens),
             settings,
         }
@@ -68,6 +72,10 @@ impl Users {
 
     pub fn mailer(&self) -> &Mailer {
         &self.mailer
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Runs the configured password validators against `password` for a
@@ -95,16 +103,59 @@ impl Users {
         self.passwords.verify(password, encoded).await
     }
 
-    /// Checks a username and password. On success with a hash that is weaker
-    /// than the current policy (an older algorithm or other parameters), the
-    /// hash is replaced. An unknown username costs as much as a known one.
-    pub async fn authenticate(&self, username: &str, password: &Password) -> Result<User, Error> {
-        self.authenticate_by(LoginField::Username, username, password)
-            .await
+    /// Signs in: checks `password` for the account named `login`, by each
+    /// of `fields` in turn (the Accounts API tries an address, then a
+    /// username that contains `@`), under the failed-login budgets of
+    /// `[rate_limit]`: for this account from address `from`, and for `from`
+    /// as a whole. A spent budget refuses the attempt before any password
+    /// is checked; only a failure spends; a success starts the account's
+    /// count again, so its owner is never locked out from elsewhere.
+    pub async fn login(
+        &self,
+        fields: &[LoginField],
+        login: &str,
+        password: &Password,
+        from: &str,
+    ) -> Result<User, Error> {
+        let account = format!("{from}\n{}", Username::normalize(login).to_lowercase());
+        self.limits
+            .look(Class::LoginFailuresPerAddress, from)
+            .await?;
+        self.limits
+            .look(Class::LoginFailuresPerAccount, &account)
+            .await?;
+        let mut result = Err(Error::InvalidCredentials);
+        for field in fields {
+            result = self.authenticate_by(*field, login, password).await;
+            if !matches!(result, Err(Error::InvalidCredentials)) {
+                break;
+            }
+        }
+        match &result {
+            Ok(_) => {
+                self.limits
+                    .forget(Class::LoginFailuresPerAccount, &account)
+                    .await
+            }
+            Err(Error::InvalidCredentials | Error::Inactive) => {
+                // Spending cannot be refused here: the look above let
+                // this attempt in, and it is answered as what it was.
+                let _ = self.limits.take(Class::LoginFailuresPerAddress, from).await;
+                let _ = self
+                    .limits
+                    .take(Class::LoginFailuresPerAccount, &account)
+                    .await;
+            }
+            Err(_) => {}
+        }
+        result
     }
 
-    /// `authenticate` by the configured login field: the exact username,
-    /// or the e-mail address ignoring case.
+    /// Checks a password by one login field (the exact username, or the
+    /// e-mail address ignoring case), with no budget: `login` is the way in
+    /// for requests. On success with a hash weaker than the current policy
+    /// (an older algorithm or other parameters), the hash is replaced. An
+    /// unknown login costs as much as a known one.
     pub async fn authenticate_by(
         &self,
         field: LoginField,

@@ -190,11 +190,9 @@ impl From<domain::Error> for ApiError {
             }
             E::Inactive => ApiError::non_field(vec!["User account is disabled.".into()]),
             E::Forbidden => ApiError::forbidden(),
-            E::Throttled { retry_after } => ApiError::detail(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("Request was throttled. Expected available in {retry_after} seconds."),
-            )
-            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)),
+            E::Throttled { retry_after } => ApiError::from(crate::limits::Throttled {
+                retry_after_secs: retry_after,
+            }),
             E::Validation(errors) => ApiError::fields(errors),
             E::Internal(cause) => ApiError::internal(cause.as_ref()),
         }
@@ -235,5 +233,19 @@ impl From<AuthError> for ApiError {
                 json!({"detail": "No active account found for the given token."}),
             ),
         }
+    }
+}
+
+/// DRF's `Throttled`: 429, its message (one "second", otherwise
+/// "seconds") and `Retry-After`.
+impl From<crate::limits::Throttled> for ApiError {
+    fn from(t: crate::limits::Throttled) -> Self {
+        let wait = t.retry_after_secs;
+        let unit = if wait == 1 { "second" } else { "seconds" };
+        ApiError::detail(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Request was throttled. Expected available in {wait} {unit}."),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(wait))
     }
 }

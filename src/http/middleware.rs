@@ -12,11 +12,11 @@
 //! `Content-Length` check here plus axum's `DefaultBodyLimit`, which the
 //! body extractors apply, rather than a third layer.
 
-use std::{any::Any, panic::AssertUnwindSafe, time::Duration};
+use std::{any::Any, net::SocketAddr, panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{HeaderValue, Method, StatusCode, Uri, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -25,13 +25,22 @@ use futures_util::FutureExt;
 use serde_json::{Value, json};
 use tracing::Instrument as _;
 
-use super::error::{InternalErrorMarker, KeepEmptyBody};
+use super::{
+    client::{self, ClientAddr},
+    error::{ApiError, InternalErrorMarker, KeepEmptyBody},
+    throttle,
+};
+use crate::{config::Cidr, limits::Limits};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// What `frame` needs to know.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Frame {
+    /// The budgets spent before routing (`throttle::class_of`).
+    pub limits: Limits,
+    /// `server.trusted_proxies`.
+    pub trusted_proxies: Arc<[Cidr]>,
     /// A request still unanswered after this gets 408.
     pub timeout: Duration,
     /// A request declaring a longer body gets 413 before any handler runs
@@ -40,7 +49,8 @@ pub struct Frame {
 }
 
 /// The per-request frame, in order: take the client's `X-Request-Id` or
-/// make one (and answer with it); serve `/path` as `/path/`; run the rest
+/// make one (and answer with it); serve `/path` as `/path/`; decide the
+/// client's address and spend from its budget for the path; run the rest
 /// in a span carrying method, path and request id, under the timeout and
 /// catching panics; then give error answers DRF's JSON shape.
 pub async fn frame(State(frame): State<Frame>, mut req: Request, next: Next) -> Response {
@@ -64,6 +74,19 @@ pub async fn frame(State(frame): State<Frame>, mut req: Request, next: Next) -> 
             req.method(),
             request_id.to_str().unwrap_or(""),
         );
+        response.headers_mut().insert(REQUEST_ID, request_id);
+        return response;
+    }
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = ClientAddr(client::resolve(peer, req.headers(), &frame.trusted_proxies));
+    req.extensions_mut().insert(client);
+    if let Some(class) = throttle::class_of(req.method(), req.uri().path())
+        && let Err(throttled) = frame.limits.take(class, &client.text()).await
+    {
+        let mut response = ApiError::from(throttled).into_response();
         response.headers_mut().insert(REQUEST_ID, request_id);
         return response;
     }

@@ -5,6 +5,7 @@
 
 mod accounts;
 pub mod auth;
+pub mod client;
 pub(crate) mod djoser;
 pub mod error;
 pub mod host;
@@ -13,6 +14,7 @@ mod media;
 mod middleware;
 mod openapi;
 mod ops;
+mod throttle;
 
 use std::{sync::Arc, time::Duration};
 
@@ -27,6 +29,7 @@ pub use middleware::REQUEST_ID;
 use crate::{
     config::Settings,
     domain::{flows::Flows, sessions::Sessions, users::Users},
+    limits::Limits,
     mail::{Mailer, transport::Transport},
     metrics::Metrics,
     store::Store,
@@ -63,6 +66,7 @@ pub struct Services {
     pub mailer: Mailer,
     pub transport: Arc<Transport>,
     pub metrics: Arc<Metrics>,
+    pub limits: Limits,
     pub sessions: Sessions,
     /// Djoser's flows (registration, activation, password and login changes).
     pub flows: Flows,
@@ -116,9 +120,11 @@ pub fn openapi_json(settings: &Settings) -> String {
 /// extractors apply, then `middleware::frame`. The outer router has no
 /// routes of its own, so the frame runs before routing (the trailing slash
 /// must be added before the path is matched).
-pub fn finish(routes: Router, settings: &Settings) -> Router {
+pub fn finish(routes: Router, settings: &Settings, limits: Limits) -> Router {
     let inner = routes.layer(DefaultBodyLimit::max(settings.server.max_body_bytes));
     let frame = middleware::Frame {
+        limits,
+        trusted_proxies: settings.server.trusted_proxies.clone().into(),
         timeout: Duration::from_secs(settings.server.request_timeout_secs),
         max_body_bytes: settings.server.max_body_bytes,
     };
@@ -133,5 +139,6 @@ pub fn finish(routes: Router, settings: &Settings) -> Router {
 /// The complete application router.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
-    finish(routes(state), &settings)
+    let limits = state.limits.clone();
+    finish(routes(state), &settings, limits)
 }

@@ -23,29 +23,51 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct Health {
     /// `ok` when the check passed, else `unavailable`.
     pub status: &'static str,
+    /// What works only in part: rate limits kept per node because
+    /// `rate_limit.redis_url` cannot be reached (the node still serves).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Liveness: the process is up and serving.
 #[utoipa::path(get, path = "/healthz/", tag = "ops",
     responses((status = 200, description = "The process is up", body = Health)))]
 async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+    Json(Health {
+        status: "ok",
+        detail: None,
+    })
 }
 
-/// Readiness: the database answers a query.
+/// Readiness: the database answers a query. With `rate_limit.redis_url`
+/// set and Redis not answering, the node is still ready (it keeps its own
+/// budgets) and `detail` says so.
 #[utoipa::path(get, path = "/readyz/", tag = "ops",
     responses(
         (status = 200, description = "The database is reachable", body = Health),
         (status = 503, description = "The database is not reachable", body = Health)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let detail = match state.limits.check_shared().await {
+        Some(Err(e)) => Some(format!(
+            "rate limits are kept per node: Redis cannot be reached ({e})"
+        )),
+        _ => None,
+    };
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(Health { status: "ok" })),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                detail,
+            }),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(Health {
                     status: "unavailable",
+                    detail,
                 }),
             )
         }

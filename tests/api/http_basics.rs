@@ -26,7 +26,7 @@ fn probed(app: &TestApp) -> Router {
         .route("/probe/login/", post(login_like))
         .route("/probe/panic/", get(panics));
     let routes = doorman::http::routes(app.state.clone()).merge(probes);
-    doorman::http::finish(routes, &app.state.settings)
+    doorman::http::finish(routes, &app.state.settings, app.state.limits.clone())
 }
 
 async fn echo(payload: Payload) -> Json<Value> {

@@ -17,18 +17,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("security", &["model"]),
     ("config", &["model", "security"]),
     ("store", &["config", "model"]),
+    ("limits", &["config"]),
     ("mail", &["config", "metrics", "model", "store"]),
-    ("domain", &["config", "mail", "model", "security", "store"]),
+    (
+        "domain",
+        &["config", "limits", "mail", "model", "security", "store"],
+    ),
     (
         "http",
         &[
-            "config", "domain", "mail", "metrics", "model", "security", "store",
+            "config", "domain", "limits", "mail", "metrics", "model", "security", "store",
         ],
     ),
     (
         "cli",
         &[
-            "config", "domain", "http", "lib", "mail", "metrics", "model", "security", "store",
+            "config", "domain", "http", "lib", "limits", "mail", "metrics", "model", "security",
+            "store",
         ],
     ),
 ];

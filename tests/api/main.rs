@@ -25,5 +25,6 @@ mod names;
 mod one_home;
 mod ops;
 mod properties;
+mod rate_limits;
 mod storage;
 mod users;

@@ -57,7 +57,11 @@ async fn a_django_pbkdf2_hash_verifies_and_is_upgraded_to_argon2id(app: TestApp)
     let wrong = app
         .state
         .users
-        .authenticate("django", &Password::new("nope".into()))
+        .authenticate_by(
+            doorman::config::LoginField::Username,
+            "django",
+            &Password::new("nope".into()),
+        )
         .await;
     assert!(matches!(wrong, Err(Error::InvalidCredentials)));
     assert_eq!(
@@ -74,7 +78,11 @@ async fn a_django_pbkdf2_hash_verifies_and_is_upgraded_to_argon2id(app: TestApp)
     let ok = app
         .state
         .users
-        .authenticate("django", &Password::new(password.clone()))
+        .authenticate_by(
+            doorman::config::LoginField::Username,
+            "django",
+            &Password::new(password.clone()),
+        )
         .await
         .unwrap();
     assert_eq!(ok.id, user.id);
@@ -89,7 +97,11 @@ async fn a_django_pbkdf2_hash_verifies_and_is_upgraded_to_argon2id(app: TestApp)
     // The new hash works, and needs no further upgrade.
     app.state
         .users
-        .authenticate("django", &Password::new(password))
+        .authenticate_by(
+            doorman::config::LoginField::Username,
+            "django",
+            &Password::new(password),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -113,19 +125,31 @@ async fn wrong_unknown_and_inactive_logins_are_refused(app: TestApp) {
     let users = &app.state.users;
     assert!(
         users
-            .authenticate("ann", &Password::new(pw.into()))
+            .authenticate_by(
+                doorman::config::LoginField::Username,
+                "ann",
+                &Password::new(pw.into())
+            )
             .await
             .is_ok()
     );
     assert!(matches!(
         users
-            .authenticate("ann", &Password::new("wrong-one".into()))
+            .authenticate_by(
+                doorman::config::LoginField::Username,
+                "ann",
+                &Password::new("wrong-one".into())
+            )
             .await,
         Err(Error::InvalidCredentials)
     ));
     assert!(matches!(
         users
-            .authenticate("nobody", &Password::new(pw.into()))
+            .authenticate_by(
+                doorman::config::LoginField::Username,
+                "nobody",
+                &Password::new(pw.into())
+            )
             .await,
         Err(Error::InvalidCredentials)
     ));
@@ -133,13 +157,25 @@ async fn wrong_unknown_and_inactive_logins_are_refused(app: TestApp) {
     inactive.is_active = false;
     users.create(inactive).await.unwrap();
     assert!(matches!(
-        users.authenticate("idle", &Password::new(pw.into())).await,
+        users
+            .authenticate_by(
+                doorman::config::LoginField::Username,
+                "idle",
+                &Password::new(pw.into())
+            )
+            .await,
         Err(Error::Inactive)
     ));
     // An unusable password never matches.
     users.create(member("nopw", None)).await.unwrap();
     assert!(matches!(
-        users.authenticate("nopw", &Password::new("".into())).await,
+        users
+            .authenticate_by(
+                doorman::config::LoginField::Username,
+                "nopw",
+                &Password::new("".into())
+            )
+            .await,
         Err(Error::InvalidCredentials)
     ));
 }

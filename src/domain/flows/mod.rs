@@ -19,6 +19,7 @@ use super::{
 };
 use crate::{
     config::LoginField,
+    limits::Class,
     mail::MessageKind,
     security::{
         django_tokens::{decode_uid, encode_uid},
@@ -119,6 +120,19 @@ impl Flows {
             .await?
             .into_iter()
             .find(|(u, hash)| u.is_active == active && is_usable(hash)))
+    }
+
+    /// Spends from the budget of mails to `email` (`mail_per_recipient`),
+    /// known or not: it counts requests for an address, so a refusal says
+    /// nothing about whether the address has an account, and an inbox gets
+    /// at most that many mails however many clients ask.
+    async fn spend_recipient(&self, email: &EmailAddress) -> Result<(), FlowError> {
+        let key = email.as_str().to_lowercase();
+        self.users
+            .limits()
+            .take(Class::MailPerRecipient, &key)
+            .await
+            .map_err(|t| FlowError::Domain(t.into()))
     }
 
     /// `POST token/logout_all/`: every opaque token and every JWT of the

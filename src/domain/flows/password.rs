@@ -68,6 +68,7 @@ impl Flows {
         email: &EmailAddress,
         username: bool,
     ) -> Result<(), FlowError> {
+        self.spend_recipient(email).await?;
         level_timing(self.request_reset_now(email, username)).await
     }
 
@@ -76,6 +77,7 @@ impl Flows {
         &self,
         email: &EmailAddress,
     ) -> Result<Option<(String, String)>, FlowError> {
+        self.spend_recipient(email).await?;
         level_timing(self.forgot_password_now(email)).await
     }
 

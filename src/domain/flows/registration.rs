@@ -91,6 +91,7 @@ impl Flows {
     /// `POST users/resend_activation/`, taking the same time whether or not
     /// the address is known (see `level_timing`).
     pub async fn resend_activation(&self, email: &EmailAddress) -> Result<(), FlowError> {
+        self.spend_recipient(email).await?;
         level_timing(self.resend_activation_now(email)).await
     }
 }

@@ -3,11 +3,11 @@
 //! after a short grace window revokes that login), `logout/` (this login,
 //! the others, or all), and `sessions/` (the caller's signed-in devices).
 
-use std::net::SocketAddr;
+use crate::http::client::ClientAddr;
 
 use axum::{
     Json,
-    extract::{ConnectInfo, Path, State},
+    extract::{Path, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -110,9 +110,9 @@ pub struct SessionBody {
     pub user_agent: String,
 }
 
-fn device(headers: &HeaderMap, peer: Option<SocketAddr>) -> Device {
+fn device(headers: &HeaderMap, client: ClientAddr) -> Device {
     Device {
-        client_addr: peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+        client_addr: client.text(),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -137,7 +137,7 @@ async fn register(State(state): State<AppState>, payload: Payload) -> Result<Res
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
-    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    client: ClientAddr,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&payload);
@@ -157,14 +157,15 @@ async fn login(
     } else {
         LoginField::Username
     };
-    let mut result = state.users.authenticate_by(field, &login, &password).await;
-    if field == LoginField::Email && matches!(result, Err(Error::InvalidCredentials)) {
-        // A username may contain `@` too.
-        result = state
-            .users
-            .authenticate_by(LoginField::Username, &login, &password)
-            .await;
-    }
+    // A username may contain `@` too.
+    let fields: &[LoginField] = match field {
+        LoginField::Email => &[LoginField::Email, LoginField::Username],
+        LoginField::Username => &[LoginField::Username],
+    };
+    let result = state
+        .users
+        .login(fields, &login, &password, &client.text())
+        .await;
     let user = match result {
         Ok(user) => user,
         Err(Error::InvalidCredentials | Error::Inactive) => {
@@ -174,7 +175,7 @@ async fn login(
         }
         Err(e) => return Err(e.into()),
     };
-    let device = device(&headers, peer.map(|p| p.0.0));
+    let device = device(&headers, client);
     let IssuedPair {
         access, refresh, ..
     } = state.sessions.login_session(&user, &device).await?;

@@ -2,6 +2,7 @@
 //! doorman's `jwt/blacklist/`. Like simplejwt's, they ignore any
 //! `Authorization` header.
 
+use crate::http::client::ClientAddr;
 use axum::{
     Json,
     extract::State,
@@ -60,7 +61,11 @@ fn one_field(payload: &Payload, name: &str) -> Result<String, ApiError> {
 #[utoipa::path(post, path = "/auth/jwt/create/", tag = "djoser",
     request_body = schema::Credentials,
     responses((status = 200, description = "The pair", body = schema::TokenPairBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
-async fn jwt_create(State(state): State<AppState>, payload: Payload) -> Result<Response, ApiError> {
+async fn jwt_create(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    payload: Payload,
+) -> Result<Response, ApiError> {
     let field = state.settings.users.login_field;
     let mut f = Fields::new(&payload);
     let login = f.required_string(field.name());
@@ -68,10 +73,11 @@ async fn jwt_create(State(state): State<AppState>, payload: Payload) -> Result<R
     f.finish()?;
     let user = match state
         .users
-        .authenticate_by(
-            field,
+        .login(
+            &[field],
             &login.unwrap_or_default(),
             &Password::new(password.unwrap_or_default()),
+            &client.text(),
         )
         .await
     {

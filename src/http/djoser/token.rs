@@ -3,6 +3,7 @@
 //! `token/logout_all/`. Each login makes a new token, so several devices
 //! can be signed in at once (Djoser shares one token per user).
 
+use crate::http::client::ClientAddr;
 use axum::{
     Json,
     extract::State,
@@ -64,6 +65,7 @@ const INVALID_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 async fn token_login(
     State(state): State<AppState>,
     _caller: MaybeCaller,
+    client: ClientAddr,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let field = state.settings.users.login_field;
@@ -83,7 +85,7 @@ async fn token_login(
     };
     let user = match state
         .users
-        .authenticate_by(field, &login, &Password::new(password))
+        .login(&[field], &login, &Password::new(password), &client.text())
         .await
     {
         Ok(user) => user,
