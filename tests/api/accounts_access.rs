@@ -17,11 +17,12 @@ use doorman::{domain::access::Rule, http::ACCESS, http::rule_for};
 use serde_json::json;
 
 use crate::{
-    accounts_roles::{
-        give_profile_role, grant_group, grant_user, join_group, make_group, make_user,
-    },
     on_both_backends,
-    support::{TestApp, TestResponse},
+    support::{
+        TestApp, TestResponse,
+        accounts::make_user,
+        grants::{give_profile_role, grant_group, grant_user, join_group, make_group},
+    },
 };
 
 on_both_backends!(

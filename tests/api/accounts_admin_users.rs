@@ -4,10 +4,10 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{
-    accounts_profiles::{admin, json_as, member},
-    djoser::{call, text},
-    support::TestApp,
+use crate::support::{
+    TestApp,
+    accounts::{admin, member},
+    client::{call, json_as, text},
 };
 
 async fn list_paginates_and_searches(app: TestApp) {
@@ -240,7 +240,7 @@ async fn delete_removes_user_and_refuses_self(app: TestApp) {
 /// refused, on both paginated admin lists; the page links keep paging by
 /// the capped size.
 async fn page_size_is_capped_at_max_page_size(app: TestApp) {
-    let app = crate::djoser::app_with(app, |s| {
+    let app = crate::support::apps::app_with(app, |s| {
         s.accounts.page_size = 1;
         s.accounts.max_page_size = 2;
     })

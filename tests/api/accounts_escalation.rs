@@ -9,13 +9,14 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    accounts_roles::{
-        DENIED, grant_group, grant_user, join_group, make_group, make_user, permission_id,
-        signed_in,
-    },
-    djoser::{PW, assert_json, call, login_token, token},
     on_both_backends,
-    support::{TestApp, TestResponse},
+    support::{
+        TestApp, TestResponse,
+        accounts::{login_token, make_user, signed_in},
+        client::{DENIED, assert_json, call, token},
+        grants::{grant_group, grant_user, join_group, make_group, permission_id},
+        people::PW,
+    },
 };
 
 on_both_backends!(

@@ -5,10 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{
-    djoser::text,
-    support::{TestApp, TestResponse},
-};
+use crate::support::{TestApp, TestResponse, client::text};
 
 const WRONG_DATE: &str = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.";
 const BIO_TOO_LONG: &str = "Ensure this field has no more than 10000 characters.";

@@ -1,102 +1,16 @@
 //! `/api/auth/` profiles, pictures, `/media/`, provinces and the
 //! `provinces import` command, on both backends.
 
-use std::io::Cursor;
-
-use axum::{
-    body::Body,
-    http::{Method, Request, StatusCode},
-};
-use doorman::domain::users::{NewUser, Username};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{
-    djoser::{PW, app_with, call, login_token, register, text, token},
-    support::{TestApp, TestResponse},
+use crate::support::{
+    TestApp,
+    accounts::{admin, member},
+    apps::app_with,
+    client::{call, json_as, text},
+    images::{image_bytes, upload},
 };
-
-/// A superuser logged in with an opaque token; `(id, Authorization value)`.
-pub(crate) async fn admin(app: &TestApp, name: &str) -> (i64, String) {
-    let user = app
-        .state
-        .users
-        .create(NewUser {
-            username: Username::parse(name).unwrap(),
-            email: None,
-            first_name: String::new(),
-            last_name: String::new(),
-            password: Some(doorman::domain::password::Password::new(PW.to_string())),
-            is_active: true,
-            is_staff: true,
-            is_superuser: true,
-        })
-        .await
-        .unwrap();
-    (i64::from(user.id), token(&login_token(app, name, PW).await))
-}
-
-/// A registered user and their `Authorization` value.
-pub(crate) async fn member(app: &TestApp, name: &str) -> (i64, String) {
-    let id = register(app, name).await;
-    (id, token(&login_token(app, name, PW).await))
-}
-
-pub(crate) async fn json_as(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    auth: &str,
-    body: Value,
-) -> TestResponse {
-    call(app, method, path, Some(auth), Some(body)).await
-}
-
-/// A multipart body with one file field and text fields.
-pub(crate) async fn upload(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    auth: &str,
-    file: (&str, &str, &[u8]),
-    fields: &[(&str, &str)],
-) -> TestResponse {
-    let boundary = "doormantestboundary";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .bytes(),
-        );
-    }
-    let (name, ctype, bytes) = file;
-    body.extend(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"profile_picture\"; filename=\"{name}\"\r\nContent-Type: {ctype}\r\n\r\n")
-            .bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", auth)
-        .header("host", "testserver")
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(Body::from(body))
-        .unwrap();
-    app.send(request).await
-}
-
-pub(crate) fn image_bytes(format: image::ImageFormat) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(2, 2, |x, y| image::Rgb([x as u8 * 200, y as u8 * 200, 90]));
-    let mut out = Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut out, format)
-        .unwrap();
-    out.into_inner()
-}
 
 /// A PNG whose header claims 100000×100000 pixels (and no real data).
 fn huge_png_header() -> Vec<u8> {

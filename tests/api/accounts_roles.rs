@@ -1,19 +1,18 @@
 //! The Accounts API's roles (Django groups) and permissions: listing,
 //! creating, renaming and deleting roles, listing permissions and replacing
 //! a role's set, with DRF's error shapes and the rows each call leaves.
-//! The helpers at the top are shared with `accounts_access`.
 
 use axum::http::{Method, StatusCode};
-use doorman::domain::{
-    password::Password,
-    users::{NewUser, Username},
-};
 use serde_json::{Value, json};
 
 use crate::{
-    djoser::{PW, assert_json, call, login_token, text, token},
     on_both_backends,
-    support::TestApp,
+    support::{
+        TestApp,
+        accounts::{make_user, signed_in},
+        client::{DENIED, assert_json, call, keys, text},
+        grants::{give_profile_role, grant_group, join_group, make_group, permission_id},
+    },
 };
 
 on_both_backends!(
@@ -29,113 +28,12 @@ on_both_backends!(
 );
 
 // ---------------------------------------------------------------------------
-// Helpers (shared with accounts_access)
+// Helpers
 // ---------------------------------------------------------------------------
 
-pub(crate) const NOT_FOUND: &str = "Not found.";
-pub(crate) const DENIED: &str = "You do not have permission to perform this action.";
-pub(crate) const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
+const NOT_FOUND: &str = "Not found.";
+const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
 const NAME_TAKEN: &str = "group with this name already exists.";
-
-/// A user made through the domain (active, password [`PW`]); their id.
-pub(crate) async fn make_user(app: &TestApp, username: &str, superuser: bool) -> i64 {
-    let user = app
-        .state
-        .users
-        .create(NewUser {
-            username: Username::parse(username).unwrap(),
-            email: None,
-            first_name: String::new(),
-            last_name: String::new(),
-            password: Some(Password::new(PW.into())),
-            is_active: true,
-            is_staff: false,
-            is_superuser: superuser,
-        })
-        .await
-        .unwrap();
-    i64::from(user.id)
-}
-
-/// A user and the `Authorization` header of a fresh `token/login/` key.
-pub(crate) async fn signed_in(app: &TestApp, username: &str, superuser: bool) -> (i64, String) {
-    let id = make_user(app, username, superuser).await;
-    (id, token(&login_token(app, username, PW).await))
-}
-
-/// The id of permission `app_label.codename`.
-pub(crate) async fn permission_id(app: &TestApp, permission: &str) -> i64 {
-    let (app_label, codename) = permission.split_once('.').unwrap();
-    app.db
-        .scalar(&format!(
-            "SELECT CAST(p.id AS BIGINT) FROM auth_permission p \
-             JOIN django_content_type ct ON ct.id = p.content_type_id \
-             WHERE ct.app_label = '{app_label}' AND p.codename = '{codename}'"
-        ))
-        .await
-}
-
-/// Inserts a group; its id.
-pub(crate) async fn make_group(app: &TestApp, name: &str) -> i64 {
-    app.db
-        .execute(&format!("INSERT INTO auth_group (name) VALUES ('{name}')"))
-        .await;
-    app.db
-        .scalar(&format!(
-            "SELECT CAST(id AS BIGINT) FROM auth_group WHERE name = '{name}'"
-        ))
-        .await
-}
-
-pub(crate) async fn grant_user(app: &TestApp, user: i64, permission: &str) {
-    let p = permission_id(app, permission).await;
-    app.db
-        .execute(&format!(
-            "INSERT INTO auth_user_user_permissions (user_id, permission_id) VALUES ({user}, {p})"
-        ))
-        .await;
-}
-
-pub(crate) async fn grant_group(app: &TestApp, group: i64, permission: &str) {
-    let p = permission_id(app, permission).await;
-    app.db
-        .execute(&format!(
-            "INSERT INTO auth_group_permissions (group_id, permission_id) VALUES ({group}, {p})"
-        ))
-        .await;
-}
-
-pub(crate) async fn join_group(app: &TestApp, user: i64, group: i64) {
-    app.db
-        .execute(&format!(
-            "INSERT INTO auth_user_groups (user_id, group_id) VALUES ({user}, {group})"
-        ))
-        .await;
-}
-
-/// Gives the user a profile (if missing) holding `group` as a profile role.
-pub(crate) async fn give_profile_role(app: &TestApp, user: i64, group: i64) {
-    let has_profile = app
-        .db
-        .scalar(&format!(
-            "SELECT count(*) FROM doorman_profile WHERE user_id = {user}"
-        ))
-        .await;
-    if has_profile == 0 {
-        app.db
-            .execute(&format!(
-                "INSERT INTO doorman_profile (user_id, created_at, updated_at) \
-                 VALUES ({user}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            ))
-            .await;
-    }
-    app.db
-        .execute(&format!(
-            "INSERT INTO doorman_profile_roles (profile_id, group_id) \
-             SELECT id, {group} FROM doorman_profile WHERE user_id = {user}"
-        ))
-        .await;
-}
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     app.db.scalar(sql).await
@@ -207,10 +105,7 @@ async fn listing_roles_needs_a_caller_and_gives_permission_ids_by_role_id(app: T
             role(empty, "empty", &[]),
         ]),
     );
-    assert_eq!(
-        crate::djoser::keys(&r.json()[0]),
-        ["id", "name", "permissions"]
-    );
+    assert_eq!(keys(&r.json()[0]), ["id", "name", "permissions"]);
 }
 
 async fn creating_a_role_checks_the_name_like_django(app: TestApp) {
@@ -505,10 +400,7 @@ async fn listing_permissions_orders_by_app_label_and_codename(app: TestApp) {
         entry,
         &json!({"id": view_user, "name": "Can view user", "codename": "view_user", "app_label": "auth"})
     );
-    assert_eq!(
-        crate::djoser::keys(entry),
-        ["id", "name", "codename", "app_label"]
-    );
+    assert_eq!(keys(entry), ["id", "name", "codename", "app_label"]);
 }
 
 async fn replacing_permissions_sets_exactly_the_given_ids(app: TestApp) {

@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::{djoser::text, support::TestApp};
+use crate::support::{TestApp, client::text};
 
 /// Adds a user row as Django (or a data import) could have left it: the
 /// username is not checked against Django's validator, so it may hold `%`

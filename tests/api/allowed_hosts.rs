@@ -10,10 +10,8 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::{
-    accounts_profiles::image_bytes,
-    djoser::{app_with, text},
-    support::{TestApp, TestResponse, people::Person},
+use crate::support::{
+    TestApp, TestResponse, apps::app_with, client::text, images::image_bytes, people::Person,
 };
 
 const EVIL: &str = "evil.example";

@@ -204,7 +204,7 @@ async fn row(app: &TestApp, id: i64) -> String {
 async fn every_admin_write_follows_one_rule(app: TestApp) {
     // Rank and activity are written straight into the tables; the app must
     // see them at once.
-    let app = crate::djoser::app_with(app, |s| s.database.user_cache_ttl_ms = 0).await;
+    let app = crate::support::apps::app_with(app, |s| s.database.user_cache_ttl_ms = 0).await;
     let mut n = 0;
     let mut failures = Vec::new();
     for &caller_kind in CALLERS {
@@ -280,7 +280,7 @@ async fn role_exists(app: &TestApp, id: i64) -> bool {
 /// cannot strip a staff member, nor anyone holding more than they do, nor
 /// take away permissions they do not hold themself.
 async fn role_changes_respect_the_members_rank(app: TestApp) {
-    let app = crate::djoser::app_with(app, |s| s.database.user_cache_ttl_ms = 0).await;
+    let app = crate::support::apps::app_with(app, |s| s.database.user_cache_ttl_ms = 0).await;
     let caller = app
         .user("rolekeeper")
         .permissions(&["auth.view_user", "auth.change_group", "auth.delete_group"])

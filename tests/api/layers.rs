@@ -3,6 +3,11 @@
 //! collects the `crate::…` paths it names (in `use` items, grouped ones
 //! included, and inline), and fails on a use the table does not allow —
 //! which also rules out cycles, as the table has none.
+//!
+//! The same reader checks this test binary: a module of `tests/api/` (an
+//! area) names nothing under `crate::` but `support`, the
+//! `on_both_backends!` macro and its own submodules, so fixtures more than
+//! one area needs live in `support/` and no area depends on another.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -79,6 +84,10 @@ fn crate_uses(code: &str) -> BTreeSet<String> {
                     '}' if depth == 0 => break,
                     '}' => depth -= 1,
                     ',' if depth == 0 => {
+                        // An item that was a bare name (`{model, …}`) ends here.
+                        if !current.is_empty() {
+                            out.insert(std::mem::take(&mut current));
+                        }
                         item_start = true;
                         continue;
                     }
@@ -160,6 +169,16 @@ fn top_level_modules_use_only_what_the_layering_allows() {
 }
 
 #[test]
+fn the_reader_sees_the_item_after_a_bare_name() {
+    let uses = crate_uses("use crate::{on_both_backends, djoser::text, model};");
+    let expected: BTreeSet<String> = ["djoser", "model", "on_both_backends"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(uses, expected);
+}
+
+#[test]
 fn the_reader_sees_grouped_and_inline_paths() {
     let uses = crate_uses(
         "use crate::{config::{A, B}, store::Store};\nlet x = crate::mail::send();\nuse crate::model::User;",
@@ -169,4 +188,141 @@ fn the_reader_sees_grouped_and_inline_paths() {
         .map(String::from)
         .collect();
     assert_eq!(uses, expected);
+}
+
+// ---------------------------------------------------------------------------
+// The test binary: areas share fixtures only through `support`
+// ---------------------------------------------------------------------------
+
+/// What any module of `tests/api/` may name after `crate::` besides its own
+/// area: the shared fixtures and the macro they export.
+const SHARED: &[&str] = &["support", "on_both_backends"];
+
+/// The code of a Rust file without its comments (line and block) and with
+/// the insides of string and character literals blanked, so a path in a
+/// message or an example string is not taken for a use.
+fn code_only(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let at = |i: usize| chars.get(i).copied();
+    let is_ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(c) = at(i) {
+        if c == '/' && at(i + 1) == Some('/') {
+            while at(i).is_some_and(|c| c != '\n') {
+                i += 1;
+            }
+        } else if c == '/' && at(i + 1) == Some('*') {
+            // Block comments nest.
+            let mut depth = 0;
+            while let Some(c) = at(i) {
+                if c == '/' && at(i + 1) == Some('*') {
+                    depth += 1;
+                    i += 2;
+                } else if c == '*' && at(i + 1) == Some('/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            out.push(' ');
+        } else if c == 'r'
+            && (!is_ident(i.checked_sub(1).and_then(at))
+                || (at(i - 1) == Some('b') && !is_ident(i.checked_sub(2).and_then(at))))
+            && matches!(at(i + 1), Some('"' | '#'))
+        {
+            // A raw string, `r"…"` or `r#"…"#` (or `r#ident`).
+            let hashes = (i + 1..).take_while(|&j| at(j) == Some('#')).count();
+            if at(i + 1 + hashes) != Some('"') {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let close: String = std::iter::once('"')
+                .chain("#".repeat(hashes).chars())
+                .collect();
+            i += 2 + hashes;
+            while at(i).is_some()
+                && !chars[i..]
+                    .iter()
+                    .take(close.len())
+                    .copied()
+                    .eq(close.chars())
+            {
+                i += 1;
+            }
+            i += close.len();
+            out.push_str("\"\"");
+        } else if c == '"' {
+            i += 1;
+            while let Some(c) = at(i) {
+                i += if c == '\\' { 2 } else { 1 };
+                if c == '"' {
+                    break;
+                }
+            }
+            out.push_str("\"\"");
+        } else if c == '\'' && at(i + 1) == Some('\\') {
+            // An escaped character: `'\n'`, `'\''`, `'\u{…}'`.
+            i += 3;
+            while at(i).is_some_and(|c| c != '\'') {
+                i += 1;
+            }
+            i += 1;
+            out.push_str("' '");
+        } else if c == '\'' && at(i + 2) == Some('\'') {
+            i += 3;
+            out.push_str("' '");
+        } else {
+            // Code, or the quote of a lifetime.
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The areas other than its own that `code`, a file of area `area`, names
+/// after `crate::`.
+fn other_areas_used(area: &str, code: &str) -> Vec<String> {
+    crate_uses(&code_only(code))
+        .into_iter()
+        .filter(|used| used != area && !SHARED.contains(&used.as_str()))
+        .collect()
+}
+
+#[test]
+fn test_areas_share_fixtures_only_through_support() {
+    let api = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api");
+    let mut files = Vec::new();
+    rust_files(&api, &mut files);
+    assert!(files.len() > 20, "found only {} files", files.len());
+    let mut violations = Vec::new();
+    for file in &files {
+        let area = module_of(&api, file);
+        let code = std::fs::read_to_string(file).unwrap();
+        for used in other_areas_used(&area, &code) {
+            violations.push(format!("{}: `{area}` uses `{used}`", file.display()));
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "an area imports from another; move the shared helper to tests/api/support/:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_area_check_catches_an_import_from_another_area() {
+    let bad = "use crate::{\n    on_both_backends,\n    accounts_roles::{make_group, make_user},\n    support::TestApp,\n};\nlet app = crate::djoser::app_with(app, |s| s.x = 0).await;\nuse crate::{support::TestResponse, one_home::*};";
+    assert_eq!(
+        other_areas_used("accounts_access", bad),
+        ["accounts_roles", "djoser", "one_home"]
+    );
+    let fine = "use super::{REQUIRED, get_as};\nuse crate::{djoser::DOMAIN, on_both_backends, support::{TestApp, client::text}};\ncrate::on_both_backends!(a);\nlet s = \"crate::users::x\"; let q = '\"'; // crate::storage::y\n/* crate::mail::z */ let r = r#\"crate::cli::w\"#; fn f<'a>(x: &'a str) {}";
+    assert_eq!(other_areas_used("djoser", fine), Vec::<String>::new());
 }

@@ -9,11 +9,11 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use crate::{
-    accounts_profiles::{image_bytes, upload},
-    djoser::app_with,
     on_both_backends,
     support::{
         TestApp,
+        apps::app_with,
+        images::{image_bytes, upload},
         people::{PW, Person},
     },
 };

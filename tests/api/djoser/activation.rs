@@ -6,13 +6,19 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    BAD_EMAIL, BLANK, EMAIL_NOT_FOUND, INVALID_CREDENTIALS, INVALID_TOKEN, INVALID_UID, NULL, PW,
-    REQUIRED, STALE_TOKEN, app_with_mail, assert_json, assert_no_content, delivered, is_active,
-    link_in, login_token, mail_app_on, post, register, set_flag, text, uid_of,
+    BAD_EMAIL, BLANK, EMAIL_NOT_FOUND, INVALID_CREDENTIALS, INVALID_TOKEN, INVALID_UID, NULL,
+    REQUIRED, STALE_TOKEN, app_with_mail, assert_no_content, delivered, is_active, link_in,
+    mail_app_on, set_flag, uid_of,
 };
 use crate::{
     on_both_backends,
-    support::{TestApp, smtp::SmtpSink},
+    support::{
+        TestApp,
+        accounts::{login_token, register},
+        client::{assert_json, post, text},
+        people::PW,
+        smtp::SmtpSink,
+    },
 };
 
 on_both_backends!(

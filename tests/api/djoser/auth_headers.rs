@@ -5,10 +5,18 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use serde_json::json;
 
 use super::{
-    INVALID_TOKEN_HEADER, NOT_PROVIDED, PW, assert_401, bad_bearer, bearer, call, get_as,
-    login_jwt, login_token, me_status, register, text, token, user_count,
+    INVALID_TOKEN_HEADER, NOT_PROVIDED, assert_401, bad_bearer, bearer, get_as, login_jwt,
+    me_status, user_count,
 };
-use crate::{on_both_backends, support::TestApp};
+use crate::{
+    on_both_backends,
+    support::{
+        TestApp,
+        accounts::{login_token, register},
+        client::{call, text, token},
+        people::PW,
+    },
+};
 
 on_both_backends!(
     malformed_authorization_headers_get_drf_and_simplejwt_bodies,

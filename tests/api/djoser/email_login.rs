@@ -6,11 +6,18 @@ use doorman::config::LoginField;
 use serde_json::json;
 
 use super::{
-    BAD_EMAIL, EMAIL_TAKEN, NEW_PW, NOT_PROVIDED, PW, REQUIRED, app_with, app_with_mail,
-    assert_json, assert_no_content, delivered, get_as, keys, link_in, post, post_as, text, token,
-    user_count,
+    BAD_EMAIL, EMAIL_TAKEN, NEW_PW, NOT_PROVIDED, REQUIRED, app_with_mail, assert_no_content,
+    delivered, get_as, link_in, post_as, user_count,
 };
-use crate::{on_both_backends, support::TestApp};
+use crate::{
+    on_both_backends,
+    support::{
+        TestApp,
+        apps::app_with,
+        client::{assert_json, keys, post, text, token},
+        people::PW,
+    },
+};
 
 on_both_backends!(
     email_login_field_renames_the_username_routes,

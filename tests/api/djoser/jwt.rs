@@ -7,11 +7,19 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use super::{
-    PW, REQUIRED, app_on, app_with, assert_401, assert_json, assert_no_content, bad_bearer, bearer,
-    call, get_as, keys, login_jwt, login_token, me_status, post, refresh_status, register,
-    set_flag, text, token, token_not_valid, user_body, user_exists,
+    REQUIRED, assert_401, assert_no_content, bad_bearer, bearer, get_as, login_jwt, me_status,
+    refresh_status, set_flag, token_not_valid, user_body, user_exists,
 };
-use crate::{on_both_backends, support::TestApp};
+use crate::{
+    on_both_backends,
+    support::{
+        TestApp,
+        accounts::{login_token, register},
+        apps::{app_on, app_with},
+        client::{assert_json, call, keys, post, text, token},
+        people::PW,
+    },
+};
 
 on_both_backends!(
     jwt_create_issues_simplejwt_tokens_usable_as_bearer,

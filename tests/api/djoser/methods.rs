@@ -4,11 +4,16 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use super::{
-    ALLOW_DETAIL, NOT_PROVIDED, PW, assert_401, assert_json, call, login_token, register, text,
-    token, user_exists,
+use super::{ALLOW_DETAIL, NOT_PROVIDED, assert_401, user_exists};
+use crate::{
+    on_both_backends,
+    support::{
+        TestApp,
+        accounts::{login_token, register},
+        client::{assert_json, call, text, token},
+        people::PW,
+    },
 };
-use crate::{on_both_backends, support::TestApp};
 
 on_both_backends!(
     unsupported_methods_are_401_for_anonymous_and_405_for_users,

@@ -3,7 +3,8 @@
 //! simplejwt's (shared/reference/djoser-wire.md §2, exact strings taken from
 //! the pinned packages); doorman's deliberate departures (SPEC §2 "Beyond
 //! Djoser", wire notes §9) are named where they are asserted. Mail goes to a
-//! real SMTP sink in the test. This file holds the helpers the areas share.
+//! real SMTP sink in the test. This file holds the helpers the areas share;
+//! those other modules use too are in `support`.
 
 mod activation;
 mod auth_headers;
@@ -22,15 +23,18 @@ use doorman::config::Settings;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::support::{Backend, TestApp, TestResponse, smtp::SmtpSink};
+use crate::support::{
+    Backend, TestApp, TestResponse,
+    apps::app_on,
+    client::{assert_json, call, post, text},
+    smtp::SmtpSink,
+};
 
 // ---------------------------------------------------------------------------
 // Djoser: strings, requests, assertions, accounts, mail
 // ---------------------------------------------------------------------------
 
-/// A password every validator accepts.
-pub(crate) const PW: &str = "a-Sturdy-passphrase-42";
-/// Another one, for changes and resets.
+/// Another password every validator accepts, for changes and resets.
 pub(crate) const NEW_PW: &str = "another-Solid-phrase-77";
 /// The front end's domain in mailed links.
 pub(crate) const DOMAIN: &str = "front.example.test";
@@ -57,22 +61,6 @@ pub(crate) const TOO_COMMON: &str = "This password is too common.";
 pub(crate) const NUMERIC: &str = "This password is entirely numeric.";
 pub(crate) const SIMILAR_USERNAME: &str = "The password is too similar to the username.";
 
-/// Sends one request; a JSON body when `body` is given.
-pub(crate) async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<Value>,
-) -> TestResponse {
-    app.request(method, path, auth, body).await
-}
-
-/// Anonymous JSON POST.
-pub(crate) async fn post(app: &TestApp, path: &str, body: Value) -> TestResponse {
-    call(app, Method::POST, path, None, Some(body)).await
-}
-
 /// Authenticated JSON POST.
 pub(crate) async fn post_as(app: &TestApp, auth: &str, path: &str, body: Value) -> TestResponse {
     call(app, Method::POST, path, Some(auth), Some(body)).await
@@ -83,32 +71,8 @@ pub(crate) async fn get_as(app: &TestApp, auth: &str, path: &str) -> TestRespons
     call(app, Method::GET, path, Some(auth), None).await
 }
 
-pub(crate) fn token(key: &str) -> String {
-    format!("Token {key}")
-}
-
 pub(crate) fn bearer(access: &str) -> String {
     format!("Bearer {access}")
-}
-
-pub(crate) fn text(r: &TestResponse) -> String {
-    String::from_utf8_lossy(&r.body).into_owned()
-}
-
-/// The keys of a JSON object, in the order they were sent.
-pub(crate) fn keys(v: &Value) -> Vec<&str> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .map(String::as_str)
-        .collect()
-}
-
-/// Asserts a status and an exact JSON body.
-#[track_caller]
-pub(crate) fn assert_json(r: &TestResponse, status: StatusCode, body: Value) {
-    assert_eq!(r.status, status, "body: {}", text(r));
-    assert_eq!(r.json(), body);
 }
 
 /// Asserts Djoser's 204: no body and no content type.
@@ -117,30 +81,6 @@ pub(crate) fn assert_no_content(r: &TestResponse) {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "body: {}", text(r));
     assert!(r.body.is_empty(), "204 with a body: {}", text(r));
     assert_eq!(r.header("content-type"), None);
-}
-
-/// Registers `username` with `username@example.com` and [`PW`]; the new id.
-pub(crate) async fn register(app: &TestApp, username: &str) -> i64 {
-    let r = post(
-        app,
-        "/auth/users/",
-        json!({"username": username, "email": format!("{username}@example.com"), "password": PW}),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "register: {}", text(&r));
-    r.json()["id"].as_i64().unwrap()
-}
-
-/// Logs in at `token/login/`; the opaque key.
-pub(crate) async fn login_token(app: &TestApp, username: &str, password: &str) -> String {
-    let r = post(
-        app,
-        "/auth/token/login/",
-        json!({"username": username, "password": password}),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "login: {}", text(&r));
-    r.json()["auth_token"].as_str().unwrap().to_string()
 }
 
 /// Logs in at `jwt/create/`; `(refresh, access)`.
@@ -215,18 +155,6 @@ pub(crate) async fn token_rows(app: &TestApp, user_id: i64) -> i64 {
             "SELECT COUNT(*) FROM doorman_token WHERE user_id = {user_id}"
         ))
         .await
-}
-
-/// A fresh app on `backend` with `tweak` applied to the test settings.
-pub(crate) async fn app_on(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    TestApp::with_settings(backend, tweak).await
-}
-
-/// A fresh app (same backend as `app`, which is dropped) with `tweak`.
-pub(crate) async fn app_with(app: TestApp, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let backend = app.db.backend;
-    drop(app);
-    app_on(backend, tweak).await
 }
 
 /// A fresh app on `backend` whose mail goes to a real SMTP server in the

@@ -10,12 +10,20 @@ use serde_json::json;
 
 use super::{
     BAD_EMAIL, EMAIL_NOT_FOUND, INVALID_CREDENTIALS, INVALID_PASSWORD, INVALID_TOKEN, INVALID_UID,
-    NEW_PW, NOT_PROVIDED, NUMERIC, PASSWORD_MISMATCH, PW, REQUIRED, SIMILAR_USERNAME, TOO_COMMON,
-    TOO_SHORT, app_with, app_with_mail, assert_json, assert_no_content, bearer, delivered, get_as,
-    keys, link_in, login_jwt, login_status, login_token, mail_app_on, me_status, post, post_as,
-    refresh_status, register, set_flag, text, token, token_rows, uid_of,
+    NEW_PW, NOT_PROVIDED, NUMERIC, PASSWORD_MISMATCH, REQUIRED, SIMILAR_USERNAME, TOO_COMMON,
+    TOO_SHORT, app_with_mail, assert_no_content, bearer, delivered, get_as, link_in, login_jwt,
+    login_status, mail_app_on, me_status, post_as, refresh_status, set_flag, token_rows, uid_of,
 };
-use crate::{on_both_backends, support::TestApp};
+use crate::{
+    on_both_backends,
+    support::{
+        TestApp,
+        accounts::{login_token, register},
+        apps::app_with,
+        client::{assert_json, keys, post, text, token},
+        people::PW,
+    },
+};
 
 on_both_backends!(
     set_password_checks_the_current_password_before_strength,

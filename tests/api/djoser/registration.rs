@@ -6,11 +6,20 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use super::{
-    BAD_EMAIL, BAD_USERNAME, BLANK, EMAIL_TAKEN, NEW_PW, NULL, NUMERIC, PASSWORD_MISMATCH, PW,
-    REQUIRED, SIMILAR_USERNAME, TOO_COMMON, TOO_LONG_150, TOO_SHORT, USERNAME_TAKEN, app_with,
-    assert_json, is_active, keys, login_token, post, register, text, token_rows, user_count,
+    BAD_EMAIL, BAD_USERNAME, BLANK, EMAIL_TAKEN, NEW_PW, NULL, NUMERIC, PASSWORD_MISMATCH,
+    REQUIRED, SIMILAR_USERNAME, TOO_COMMON, TOO_LONG_150, TOO_SHORT, USERNAME_TAKEN, is_active,
+    token_rows, user_count,
 };
-use crate::{on_both_backends, support::TestApp};
+use crate::{
+    on_both_backends,
+    support::{
+        TestApp,
+        accounts::{login_token, register},
+        apps::app_with,
+        client::{assert_json, keys, post, text},
+        people::PW,
+    },
+};
 
 on_both_backends!(
     registration_answers_201_with_the_user_in_djoser_key_order,

@@ -7,11 +7,19 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{
-    ALLOW_DETAIL, INVALID_CREDENTIALS, INVALID_TOKEN_HEADER, NOT_PROVIDED, NULL, PW, assert_401,
-    assert_json, assert_no_content, bearer, call, get_as, keys, login_jwt, login_token, me_status,
-    post, refresh_status, register, set_flag, text, token, token_not_valid, token_rows, user_body,
+    ALLOW_DETAIL, INVALID_CREDENTIALS, INVALID_TOKEN_HEADER, NOT_PROVIDED, NULL, assert_401,
+    assert_no_content, bearer, get_as, login_jwt, me_status, refresh_status, set_flag,
+    token_not_valid, token_rows, user_body,
 };
-use crate::{on_both_backends, support::TestApp};
+use crate::{
+    on_both_backends,
+    support::{
+        TestApp,
+        accounts::{login_token, register},
+        client::{assert_json, call, keys, post, text, token},
+        people::PW,
+    },
+};
 
 on_both_backends!(
     token_login_gives_a_new_key_per_login_and_each_works,

@@ -6,11 +6,18 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    BAD_USERNAME, INVALID_PASSWORD, INVALID_TOKEN, INVALID_UID, PW, REQUIRED, USERNAME_TAKEN,
-    app_with_mail, assert_json, assert_no_content, delivered, get_as, keys, link_in, login_status,
-    login_token, post, post_as, register, token, uid_of,
+    BAD_USERNAME, INVALID_PASSWORD, INVALID_TOKEN, INVALID_UID, REQUIRED, USERNAME_TAKEN,
+    app_with_mail, assert_no_content, delivered, get_as, link_in, login_status, post_as, uid_of,
 };
-use crate::{on_both_backends, support::TestApp};
+use crate::{
+    on_both_backends,
+    support::{
+        TestApp,
+        accounts::{login_token, register},
+        client::{assert_json, keys, post, token},
+        people::PW,
+    },
+};
 
 on_both_backends!(
     set_username_changes_the_login_name,

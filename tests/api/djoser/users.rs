@@ -7,12 +7,21 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use super::{
-    BAD_EMAIL, EMAIL_TAKEN, INVALID_PASSWORD, INVALID_TOKEN_HEADER, NOT_PROVIDED, PW, REQUIRED,
-    app_on, app_with_mail, assert_401, assert_json, assert_no_content, bearer, call, delivered,
-    get_as, is_active, keys, link_in, login_jwt, login_status, login_token, me_status, post,
-    post_as, register, set_flag, text, token, token_rows, user_body, user_count, user_exists,
+    BAD_EMAIL, EMAIL_TAKEN, INVALID_PASSWORD, INVALID_TOKEN_HEADER, NOT_PROVIDED, REQUIRED,
+    app_with_mail, assert_401, assert_no_content, bearer, delivered, get_as, is_active, link_in,
+    login_jwt, login_status, me_status, post_as, set_flag, token_rows, user_body, user_count,
+    user_exists,
 };
-use crate::{on_both_backends, support::TestApp};
+use crate::{
+    on_both_backends,
+    support::{
+        TestApp,
+        accounts::{login_token, register},
+        apps::app_on,
+        client::{assert_json, call, keys, post, text, token},
+        people::PW,
+    },
+};
 
 on_both_backends!(
     user_list_follows_hide_users_and_staff,

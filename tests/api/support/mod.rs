@@ -3,6 +3,11 @@
 //! from a migrated template on the local server (127.0.0.1:5432, or
 //! DOORMAN_TEST_POSTGRES_URL), and talks HTTP to it in-process.
 
+pub mod accounts;
+pub mod apps;
+pub mod client;
+pub mod grants;
+pub mod images;
 pub mod people;
 pub mod smtp;
 
