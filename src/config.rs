@@ -90,6 +90,35 @@ pub struct ServerSettings {
     /// that is not itself a trusted proxy. From any other peer the headers
     /// change nothing. Empty by default: the TCP peer is the client.
     pub trusted_proxies: Vec<Cidr>,
+    /// Browser origins (`https://app.example.com`) allowed to call the
+    /// APIs from script; empty (the default) sends no CORS headers at all.
+    pub cors_allowed_origins: Vec<String>,
+    /// Let those origins send cookies and HTTP authentication
+    /// (`Access-Control-Allow-Credentials`); bearer tokens do not need it.
+    pub cors_allow_credentials: bool,
+    pub cors_allowed_methods: Vec<String>,
+    pub cors_allowed_headers: Vec<String>,
+    /// How long a browser may keep a preflight answer, in seconds.
+    pub cors_max_age_secs: u64,
+    /// The bearer token `/metrics` asks for; unset, `/metrics` answers 401
+    /// to everyone.
+    pub metrics_token: Option<String>,
+    /// A request's head (request line and headers) must arrive within this
+    /// many seconds, and an idle keep-alive connection is closed after it.
+    pub header_read_timeout_secs: u64,
+    /// Connections open at once; 0 picks the file-descriptor limit less a
+    /// reserve (at most 10,000). Further clients wait in the listen queue.
+    pub max_connections: usize,
+    /// Connections open at once from one address (trusted proxies exempt).
+    pub max_connections_per_address: usize,
+    /// Largest request head (request line, URI and headers), in bytes;
+    /// larger ones get 431.
+    pub max_request_head_bytes: usize,
+    /// Most headers one request may carry (431 beyond).
+    pub max_request_headers: usize,
+    /// Largest JSON or form body, in bytes (413 beyond); multipart uploads
+    /// have `server.max_body_bytes`.
+    pub max_json_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -103,6 +132,22 @@ impl Default for ServerSettings {
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
             trusted_proxies: Vec::new(),
+            cors_allowed_origins: Vec::new(),
+            cors_allow_credentials: false,
+            cors_allowed_methods: ["GET", "POST", "PUT", "PATCH", "DELETE"]
+                .map(String::from)
+                .to_vec(),
+            cors_allowed_headers: ["authorization", "content-type", "x-request-id"]
+                .map(String::from)
+                .to_vec(),
+            cors_max_age_secs: 600,
+            metrics_token: None,
+            header_read_timeout_secs: 10,
+            max_connections: 0,
+            max_connections_per_address: 256,
+            max_request_head_bytes: 32 * 1024,
+            max_request_headers: 100,
+            max_json_bytes: 64 * 1024,
         }
     }
 }
@@ -141,6 +186,9 @@ pub struct SecuritySettings {
     /// Signs JWTs and reset/activation tokens. Use the Django deployment's
     /// SECRET_KEY to keep its links and tokens valid.
     pub secret_key: Option<String>,
+    /// A file holding the secret key (a container secret, say), read at
+    /// start-up; surrounding whitespace is dropped. Not with `secret_key`.
+    pub secret_key_file: Option<PathBuf>,
     /// Former secret keys still accepted when checking activation/reset
     /// links (Django's SECRET_KEY_FALLBACKS), for key rotation.
     pub secret_key_fallbacks: Vec<String>,
@@ -159,6 +207,7 @@ impl Default for SecuritySettings {
     fn default() -> Self {
         Self {
             secret_key: None,
+            secret_key_file: None,
             secret_key_fallbacks: Vec::new(),
             token_timeout: 259_200,
             argon2: Argon2Params::default(),
@@ -186,6 +235,9 @@ pub struct EmailSettings {
     /// offers it), `smtps://[user:pass@]host:port` (TLS from the start) or
     /// `file:///directory` (one `.eml` file per message).
     pub url: String,
+    /// A file holding `url` (it may carry the SMTP password); read at
+    /// start-up, not with `url`.
+    pub url_file: Option<PathBuf>,
     /// Sender address of every message.
     pub from: String,
     /// A directory whose files replace the built-in templates of the same
@@ -214,6 +266,7 @@ impl Default for EmailSettings {
     fn default() -> Self {
         Self {
             url: "console:".into(),
+            url_file: None,
             from: "webmaster@localhost".into(),
             templates_dir: None,
             worker: true,
@@ -456,6 +509,10 @@ pub struct MediaSettings {
     pub max_upload_bytes: usize,
     /// Largest accepted picture, in pixels (width × height).
     pub max_pixels: u64,
+    /// Largest decoded picture, in bytes (pixels × bytes per pixel: 16-bit
+    /// colour takes twice 8-bit's). At most two pictures are decoded at
+    /// once, so this bounds the memory uploads can take.
+    pub max_decode_bytes: u64,
 }
 
 impl Default for MediaSettings {
@@ -463,7 +520,8 @@ impl Default for MediaSettings {
         Self {
             root: PathBuf::from("media"),
             max_upload_bytes: 5 * 1024 * 1024,
-            max_pixels: 40_000_000,
+            max_pixels: 16_000_000,
+            max_decode_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -499,7 +557,53 @@ pub struct Sources {
     pub file: Option<PathBuf>,
 }
 
+/// Django's rule for a key that is too weak (its check `security.W009`):
+/// shorter than 50 characters, fewer than 5 distinct ones, or made by
+/// `startproject` for development.
+pub fn weak_secret_key(key: &str) -> bool {
+    let distinct: std::collections::BTreeSet<char> = key.chars().collect();
+    key.chars().count() < 50 || distinct.len() < 5 || key.starts_with("django-insecure-")
+}
+
 impl Settings {
+    /// Replaces each `…_file` setting by the content of its file: secrets
+    /// need not sit in the environment or the config file.
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        let read = |key: &'static str, path: &std::path::Path| {
+            std::fs::read_to_string(path)
+                .map(|text| text.trim().to_string())
+                .map_err(|e| ConfigError::Invalid {
+                    key,
+                    source_name: "the settings".into(),
+                    message: format!("cannot read {}: {e}", path.display()),
+                })
+        };
+        let both = |key: &'static str| ConfigError::Invalid {
+            key,
+            source_name: "the settings".into(),
+            message: "set either the value or its `_file`, not both".into(),
+        };
+        if let Some(path) = self.security.secret_key_file.clone() {
+            if self.security.secret_key.is_some() {
+                return Err(both("security.secret_key_file"));
+            }
+            self.security.secret_key = Some(read("security.secret_key_file", &path)?);
+        }
+        if let Some(path) = self.email.url_file.clone() {
+            if self.email.url != EmailSettings::default().url {
+                return Err(both("email.url_file"));
+            }
+            self.email.url = read("email.url_file", &path)?;
+        }
+        if let Some(path) = self.rate_limit.redis_url_file.clone() {
+            if self.rate_limit.redis_url.is_some() {
+                return Err(both("rate_limit.redis_url_file"));
+            }
+            self.rate_limit.redis_url = Some(read("rate_limit.redis_url_file", &path)?);
+        }
+        Ok(())
+    }
+
     /// Reads defaults, then the TOML file, then `DOORMAN_*` variables, and
     /// checks every value.
     ///
@@ -523,7 +627,8 @@ impl Settings {
                 .then(|| key.to_lowercase().replace("__", ".").into())
         });
         let figment = figment.merge(env);
-        let settings: Settings = figment.extract().map_err(describe_load_errors)?;
+        let mut settings: Settings = figment.extract().map_err(describe_load_errors)?;
+        settings.read_secret_files()?;
         let sources = Sources { file };
         settings.validate(&sources)?;
         Ok((settings, sources))
@@ -579,6 +684,52 @@ impl Settings {
                     ),
                 ));
             }
+        }
+        for origin in &self.server.cors_allowed_origins {
+            let parsed = url::Url::parse(origin).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && !origin.ends_with('/')
+            });
+            if parsed.is_none() {
+                return Err(invalid(
+                    "server.cors_allowed_origins",
+                    format!(
+                        "`{origin}` must be an origin such as `https://app.example.com` \
+                         (scheme, host and port only, no trailing slash)"
+                    ),
+                ));
+            }
+        }
+        for method in &self.server.cors_allowed_methods {
+            if method.parse::<axum::http::Method>().is_err() {
+                return Err(invalid(
+                    "server.cors_allowed_methods",
+                    format!("`{method}` is not an HTTP method"),
+                ));
+            }
+        }
+        for name in &self.server.cors_allowed_headers {
+            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(invalid(
+                    "server.cors_allowed_headers",
+                    format!("`{name}` is not a header name"),
+                ));
+            }
+        }
+        if self.server.header_read_timeout_secs == 0
+            || self.server.max_connections_per_address == 0
+            || self.server.max_request_headers == 0
+            || self.server.max_request_head_bytes < 1024
+            || self.server.max_json_bytes < 1024
+        {
+            return Err(invalid(
+                "server",
+                "header_read_timeout_secs, max_connections_per_address and max_request_headers \
+                 must be positive; max_request_head_bytes and max_json_bytes at least 1024"
+                    .into(),
+            ));
         }
         if self.server.max_body_bytes < 1024 {
             return Err(invalid(

@@ -83,6 +83,9 @@ impl Default for BuildOptions {
 /// with it die with the process; hence the loud warning.
 pub fn ensure_secret_key(settings: &mut Settings) -> Result<(), StartError> {
     if settings.security.secret_key.is_some() {
+        if let Some(warning) = weak_key_warning(settings) {
+            tracing::warn!("{warning}");
+        }
         return Ok(());
     }
     if !settings.server.dev {
@@ -100,6 +103,19 @@ pub fn ensure_secret_key(settings: &mut Settings) -> Result<(), StartError> {
          like this in production."
     );
     Ok(())
+}
+
+/// What is wrong with the configured secret key by Django's rule, if
+/// anything. A weak key still works (a Django deployment's key must keep
+/// working), but is said at start-up and by `doorman check`.
+pub fn weak_key_warning(settings: &Settings) -> Option<String> {
+    let key = settings.security.secret_key.as_deref()?;
+    config::weak_secret_key(key).then(|| {
+        "security.secret_key is weak: it should have at least 50 characters, at least 5 of \
+         them different, and not be a `django-insecure-` development key; anyone who guesses \
+         it can sign tokens and reset links"
+            .to_string()
+    })
 }
 
 /// Connects to the database, migrates it (unless told not to) and builds
@@ -243,6 +259,14 @@ impl App {
                 tokio::time::sleep(hour).await;
             }
         });
+        // What the stored hashes cost to check, learnt in the background
+        // so the failed-login floor is right from the first attempt.
+        let learning = self.state.users.clone();
+        tokio::spawn(async move {
+            if let Err(e) = learning.learn_hash_costs().await {
+                tracing::warn!(error = %e, "could not sample the stored password hashes");
+            }
+        });
         // Rate-limit keys whose budgets are full again are dropped each
         // minute, so memory follows the keys in use.
         let limits = self.state.limits.clone();
@@ -259,13 +283,11 @@ impl App {
             .email
             .worker
             .then(|| tokio::spawn(mail_worker(&self.state).run(worker_stop_rx)));
+        let connection_limits =
+            http::serve::ConnectionLimits::from_settings(&self.state.settings.server);
         let router = http::app(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let server = http::serve::serve(self.listener, router, connection_limits, async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(());
@@ -278,7 +300,7 @@ impl App {
             }
         };
         tokio::select! {
-            result = server => result?,
+            () = server => {},
             () = deadline => tracing::warn!("shutdown grace period over; dropping open connections"),
         }
         // The worker finishes the message in hand and hands back the rest.

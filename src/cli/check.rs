@@ -29,6 +29,23 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         (None, false) => "NOT SET: `serve` will refuse to start",
     };
     println!("  security.secret_key: {key}");
+    if let Some(warning) = crate::weak_key_warning(&settings) {
+        println!("  WARNING: {warning}");
+    }
+    if let Some(url) = &settings.rate_limit.redis_url {
+        let limits = crate::limits::Limits::new(&settings.rate_limit)
+            .map_err(|e| anyhow::anyhow!("rate_limit.redis_url: {e}"))?;
+        match limits.check_shared().await {
+            Some(Ok(())) => println!(
+                "  rate_limit.redis_url = {} (answers: budgets are shared)",
+                crate::config::redact_url(url)
+            ),
+            _ => println!(
+                "  WARNING: rate_limit.redis_url = {} does not answer: each node keeps its own budgets",
+                crate::config::redact_url(url)
+            ),
+        }
+    }
     if settings.security.danger_fast_hashing_for_tests {
         println!("  WARNING: security.danger_fast_hashing_for_tests is on");
     }

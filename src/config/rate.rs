@@ -110,6 +110,8 @@ pub struct RateLimitSettings {
     /// keeps its own in memory. When Redis cannot be reached, nodes fall
     /// back to their own budgets until it can.
     pub redis_url: Option<String>,
+    /// A file holding `redis_url` (it may carry a password); not with it.
+    pub redis_url_file: Option<std::path::PathBuf>,
     /// Failed logins for one account from one address, in a row: a
     /// successful login starts the count again. Never the account as a
     /// whole, so nobody can lock its owner out from elsewhere.
@@ -138,6 +140,7 @@ impl Default for RateLimitSettings {
         Self {
             enabled: true,
             redis_url: None,
+            redis_url_file: None,
             login_failures_per_account: limit(5, 15 * 60),
             login_failures_per_address: limit(30, 15 * 60),
             logins_per_address: limit(60, 60),

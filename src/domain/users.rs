@@ -2,7 +2,7 @@
 //! (authenticate here; create and every change in `manage.rs`). The records and the
 //! typed inputs (`User`, `Username`, `EmailAddress`) live in `model`.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use super::{Error, password::Password};
 use crate::security::validators;
@@ -74,6 +74,22 @@ impl Users {
         &self.mailer
     }
 
+    /// Learns what the stored hashes of other kinds than the current one
+    /// cost to check (a sample of them), so failed logins are padded right
+    /// from the first one (see `login`).
+    pub async fn learn_hash_costs(&self) -> Result<(), Error> {
+        let sample = self.store.sample_password_hashes(1000).await?;
+        let mut seen = std::collections::BTreeSet::new();
+        let distinct: Vec<String> = sample
+            .into_iter()
+            .filter(|h| {
+                crate::security::hashers::cost_parameters(h).is_some_and(|c| seen.insert(c))
+            })
+            .collect();
+        self.passwords.learn_costs(distinct).await;
+        Ok(())
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -125,10 +141,23 @@ impl Users {
             .look(Class::LoginFailuresPerAccount, &account)
             .await?;
         let mut result = Err(Error::InvalidCredentials);
+        let mut hashed = Duration::ZERO;
         for field in fields {
-            result = self.authenticate_by(*field, login, password).await;
+            let (outcome, took) = self.authenticate_timed(*field, login, password).await;
+            result = outcome;
+            hashed += took;
             if !matches!(result, Err(Error::InvalidCredentials)) {
                 break;
+            }
+        }
+        if result.is_err() {
+            // Every failure takes as long as the slowest check seen: an
+            // account on a slow legacy hash (Django's PBKDF2, say) answers
+            // a wrong password no later than an unknown name does. The
+            // padding is a sleep, not work.
+            let floor = self.passwords.slowest();
+            if let Some(rest) = floor.checked_sub(hashed) {
+                tokio::time::sleep(rest).await;
             }
         }
         match &result {
@@ -162,6 +191,30 @@ impl Users {
         login: &str,
         password: &Password,
     ) -> Result<User, Error> {
+        self.authenticate_timed(field, login, password).await.0
+    }
+
+    /// `authenticate_by`, and how long its password check hashed.
+    async fn authenticate_timed(
+        &self,
+        field: LoginField,
+        login: &str,
+        password: &Password,
+    ) -> (Result<User, Error>, Duration) {
+        let mut hashed = Duration::ZERO;
+        let result = self
+            .authenticate_counting(field, login, password, &mut hashed)
+            .await;
+        (result, hashed)
+    }
+
+    async fn authenticate_counting(
+        &self,
+        field: LoginField,
+        login: &str,
+        password: &Password,
+        hashed: &mut Duration,
+    ) -> Result<User, Error> {
         let found = match field {
             LoginField::Username => {
                 let name = Username::normalize(login);
@@ -174,10 +227,11 @@ impl Users {
                 .into_iter()
                 .next(),
         };
-        let verdict = self
+        let (verdict, took) = self
             .passwords
-            .verify(password, found.as_ref().map(|(_, hash)| hash.as_str()))
+            .verify_timed(password, found.as_ref().map(|(_, hash)| hash.as_str()))
             .await;
+        *hashed += took;
         let Some((user, hash)) = found else {
             return Err(Error::InvalidCredentials);
         };

@@ -41,6 +41,10 @@ pub struct Frame {
     pub limits: Limits,
     /// `server.trusted_proxies`.
     pub trusted_proxies: Arc<[Cidr]>,
+    /// Send `Strict-Transport-Security` (`server.public_url` is https).
+    pub hsts: bool,
+    /// `server.max_json_bytes`, for `Payload`.
+    pub max_json_bytes: usize,
     /// A request still unanswered after this gets 408.
     pub timeout: Duration,
     /// A request declaring a longer body gets 413 before any handler runs
@@ -53,7 +57,47 @@ pub struct Frame {
 /// client's address and spend from its budget for the path; run the rest
 /// in a span carrying method, path and request id, under the timeout and
 /// catching panics; then give error answers DRF's JSON shape.
-pub async fn frame(State(frame): State<Frame>, mut req: Request, next: Next) -> Response {
+pub async fn frame(State(frame): State<Frame>, req: Request, next: Next) -> Response {
+    let cacheable = CACHEABLE.iter().any(|p| req.uri().path().starts_with(p));
+    let hsts = frame.hsts;
+    let mut response = framed(frame, req, next).await;
+    secure(response.headers_mut(), cacheable, hsts);
+    response
+}
+
+/// Paths whose answers hold no credentials and may be cached: uploaded
+/// pictures and the Swagger UI's files.
+const CACHEABLE: &[&str] = &["/media/", "/api/docs/"];
+
+/// The headers Django's `SecurityMiddleware` and clickjacking middleware
+/// send by default, stricter where an API can be: nothing here is meant to
+/// be framed, sniffed or followed with a referrer; and since answers carry
+/// tokens and personal data, none is stored by a cache unless its handler
+/// said otherwise (or it is in `CACHEABLE`).
+fn secure(headers: &mut axum::http::HeaderMap, cacheable: bool, hsts: bool) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !cacheable {
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+}
+
+async fn framed(frame: Frame, mut req: Request, next: Next) -> Response {
     let request_id = match req.headers().get(REQUEST_ID).filter(|id| usable_id(id)) {
         Some(id) => id.clone(),
         None => {
@@ -83,6 +127,8 @@ pub async fn frame(State(frame): State<Frame>, mut req: Request, next: Next) -> 
         .map(|c| c.0.ip());
     let client = ClientAddr(client::resolve(peer, req.headers(), &frame.trusted_proxies));
     req.extensions_mut().insert(client);
+    req.extensions_mut()
+        .insert(super::input::JsonLimit(frame.max_json_bytes));
     if let Some(class) = throttle::class_of(req.method(), req.uri().path())
         && let Err(throttled) = frame.limits.take(class, &client.text()).await
     {

@@ -14,6 +14,7 @@ mod media;
 mod middleware;
 mod openapi;
 mod ops;
+pub mod serve;
 mod throttle;
 
 use std::{sync::Arc, time::Duration};
@@ -125,15 +126,61 @@ pub fn finish(routes: Router, settings: &Settings, limits: Limits) -> Router {
     let frame = middleware::Frame {
         limits,
         trusted_proxies: settings.server.trusted_proxies.clone().into(),
+        hsts: settings
+            .server
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://")),
+        max_json_bytes: settings.server.max_json_bytes,
         timeout: Duration::from_secs(settings.server.request_timeout_secs),
         max_body_bytes: settings.server.max_body_bytes,
     };
-    Router::new()
+    let router = Router::new()
         .fallback_service(inner)
         .layer(axum::middleware::from_fn_with_state(
             frame,
             middleware::frame,
-        ))
+        ));
+    match cors(settings) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// tower-http's CORS layer for `server.cors_allowed_origins`, outside the
+/// frame so a preflight is answered before routing; none without origins
+/// (the default), so no response carries CORS headers.
+fn cors(settings: &Settings) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    let s = &settings.server;
+    if s.cors_allowed_origins.is_empty() {
+        return None;
+    }
+    // Checked by Settings::validate.
+    let origins: Vec<HeaderValue> = s
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let methods: Vec<Method> = s
+        .cors_allowed_methods
+        .iter()
+        .filter_map(|m| m.parse().ok())
+        .collect();
+    let headers: Vec<HeaderName> = s
+        .cors_allowed_headers
+        .iter()
+        .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+        .collect();
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods(methods)
+            .allow_headers(headers)
+            .allow_credentials(s.cors_allow_credentials)
+            .expose_headers([HeaderName::from_static(REQUEST_ID)])
+            .max_age(Duration::from_secs(s.cors_max_age_secs)),
+    )
 }
 
 /// The complete application router.

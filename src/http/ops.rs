@@ -3,14 +3,16 @@
 use axum::{
     Json,
     extract::State,
-    http::{StatusCode, header},
-    response::IntoResponse,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use sha2::Digest as _;
+use subtle::ConstantTimeEq as _;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AppState;
+use super::{AppState, error::ApiError};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -74,10 +76,39 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     }
 }
 
-/// Prometheus metrics (text exposition format).
+/// Prometheus metrics (text exposition format), for
+/// `Authorization: Bearer <server.metrics_token>` only: counters such as
+/// mails sent move with what accounts exist, so they are not public.
+/// Without a configured token nobody reads them.
 #[utoipa::path(get, path = "/metrics/", tag = "ops",
-    responses((status = 200, description = "Counters and gauges", content_type = "text/plain", body = String)))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    responses((status = 200, description = "Counters and gauges", content_type = "text/plain", body = String),
+        (status = 401, description = "No or a wrong `server.metrics_token`", body = crate::http::djoser::schema::Detail)))]
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let allowed = match (&state.settings.server.metrics_token, sent) {
+        (Some(token), Some(sent)) => {
+            // Equal-length digests, compared in constant time.
+            let digest = |t: &str| sha2::Sha256::digest(t.as_bytes());
+            bool::from(digest(token).ct_eq(&digest(sent)))
+        }
+        _ => false,
+    };
+    if !allowed {
+        let mut response = ApiError::detail(
+            StatusCode::UNAUTHORIZED,
+            "Authentication credentials were not provided.",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"metrics\""),
+        );
+        return response;
+    }
     let gauges = match state.store.mail_counts().await {
         Ok((queued, failed)) => crate::metrics::Gauges {
             mail_queued: queued,
@@ -92,4 +123,5 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(gauges),
     )
+        .into_response()
 }

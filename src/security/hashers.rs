@@ -255,6 +255,25 @@ pub fn verify_password(password: &str, encoded: &str, current: &Argon2Params) ->
     }
 }
 
+/// What decides a stored hash's cost to check: its algorithm and work
+/// parameters without salt and digest (`pbkdf2_sha256$1000000`,
+/// `argon2$argon2id$v=19$m=102400,t=2,p=8`, `bcrypt$$2b$12`,
+/// `scrypt$16384$8$1`); `None` for unusable hashes and the unsalted or
+/// single-round formats, which cost next to nothing.
+pub fn cost_parameters(encoded: &str) -> Option<String> {
+    let fields: Vec<&str> = encoded.split('$').collect();
+    let keep = |n: usize| (fields.len() > n).then(|| fields[..n].join("$"));
+    match fields[0] {
+        "pbkdf2_sha256" | "pbkdf2_sha1" => keep(2),
+        "argon2" => keep(4),
+        "bcrypt" | "bcrypt_sha256" => keep(4),
+        "scrypt" if fields.len() == 6 => {
+            Some(format!("scrypt${}${}${}", fields[2], fields[3], fields[4]))
+        }
+        _ => None,
+    }
+}
+
 /// Spends the same effort as verifying a current-parameters Argon2id hash,
 /// then throws the result away. Used when there is no real hash to check
 /// (unknown user, unusable password) so response time does not reveal it.

@@ -539,3 +539,35 @@ fn hashing_after_releasing_the_thread_memory() {
         );
     }
 }
+
+#[test]
+fn cost_parameters_keep_the_work_factors_and_drop_salt_and_digest() {
+    for (encoded, expected) in [
+        (
+            "pbkdf2_sha256$1000000$salt$digest=",
+            Some("pbkdf2_sha256$1000000"),
+        ),
+        (
+            "pbkdf2_sha1$260000$salt$digest=",
+            Some("pbkdf2_sha1$260000"),
+        ),
+        (
+            "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$ZGlnZXN0",
+            Some("argon2$argon2id$v=19$m=102400,t=2,p=8"),
+        ),
+        (
+            "bcrypt_sha256$$2b$12$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNO",
+            Some("bcrypt_sha256$$2b$12"),
+        ),
+        ("scrypt$salt$16384$8$1$digest=", Some("scrypt$16384$8$1")),
+        ("md5$salt$digest", None),
+        ("!unusable", None),
+        ("pbkdf2_sha256", None),
+    ] {
+        assert_eq!(
+            super::cost_parameters(encoded).as_deref(),
+            expected,
+            "{encoded}"
+        );
+    }
+}

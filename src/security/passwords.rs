@@ -175,7 +175,16 @@ fn lower_priority() {
 pub struct PasswordService {
     params: Argon2Params,
     workers: Arc<Workers>,
+    /// The longest check seen so far (nanoseconds of hashing, not of
+    /// waiting for a thread): what a failed login is padded to, so that
+    /// an account on a slow legacy hash cannot be told from one that does
+    /// not exist.
+    slowest: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// A single pathological hash (say, PBKDF2 with a hundred million
+/// iterations) must not make every failed login that slow.
+const SLOWEST_CAP: Duration = Duration::from_secs(2);
 
 impl std::fmt::Debug for PasswordService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -198,6 +207,7 @@ impl PasswordService {
         Self {
             params,
             workers: Arc::new(Workers::start(concurrency.min(1024))),
+            slowest: Arc::default(),
         }
     }
 
@@ -217,28 +227,50 @@ impl PasswordService {
     /// Checks `password` against `encoded`; `None` means there is no such
     /// user, which does the same work as a real check and answers `NoMatch`.
     pub async fn verify(&self, password: &Password, encoded: Option<&str>) -> Verification {
+        self.verify_timed(password, encoded).await.0
+    }
+
+    /// The longest check seen so far (see `slowest`), at most two seconds.
+    pub fn slowest(&self) -> Duration {
+        Duration::from_nanos(self.slowest.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Learns what checking each of `hashes` costs (they are checked
+    /// against a password none of them holds), so the failed-login floor
+    /// is right before the first attacker measures it.
+    pub async fn learn_costs(&self, hashes: Vec<String>) {
+        let probe = Password::new("doorman: what does this hash cost?".into());
+        for encoded in hashes {
+            self.verify_timed(&probe, Some(&encoded)).await;
+        }
+    }
+
+    /// `verify`, and how long the hashing itself took.
+    pub async fn verify_timed(
+        &self,
+        password: &Password,
+        encoded: Option<&str>,
+    ) -> (Verification, Duration) {
         let password = password.clone();
         let encoded = encoded.map(str::to_owned);
         let params = self.params.clone();
         let outcome = self
             .run(move || {
-                let Some(encoded) = encoded else {
-                    hashers::dummy_verify(password.expose(), &params);
-                    return Verification::NoMatch;
-                };
-                let outcome = hashers::verify_password(password.expose(), &encoded, &params);
-                // Unusable and invalid hashes are answered without hashing;
-                // pad them to a real check's cost so that response time does
-                // not tell an attacker which accounts have no password.
-                if matches!(outcome, Verification::Unusable | Verification::Invalid(_)) {
-                    hashers::dummy_verify(password.expose(), &params);
-                }
-                outcome
+                let started = std::time::Instant::now();
+                let outcome = check(&password, encoded.as_deref(), &params);
+                (outcome, started.elapsed())
             })
             .await;
-        outcome.unwrap_or(Verification::Invalid("internal"))
+        let (outcome, took) =
+            outcome.unwrap_or((Verification::Invalid("internal"), Duration::ZERO));
+        let nanos = u64::try_from(took.min(SLOWEST_CAP).as_nanos()).unwrap_or(u64::MAX);
+        self.slowest
+            .fetch_max(nanos, std::sync::atomic::Ordering::Relaxed);
+        (outcome, took)
     }
+}
 
+impl PasswordService {
     /// Queues `work` for the hashing threads and waits for its result. If
     /// the caller's future is dropped (the client went away), work already
     /// running still finishes, and the bound on concurrent hashes holds.
@@ -265,6 +297,22 @@ impl PasswordService {
             }
         }
     }
+}
+
+/// One check, on a hashing thread.
+fn check(password: &Password, encoded: Option<&str>, params: &Argon2Params) -> Verification {
+    let Some(encoded) = encoded else {
+        hashers::dummy_verify(password.expose(), params);
+        return Verification::NoMatch;
+    };
+    let outcome = hashers::verify_password(password.expose(), encoded, params);
+    // Unusable and invalid hashes are answered without hashing; pad them to
+    // a real check's cost so that response time does not tell an attacker
+    // which accounts have no password.
+    if matches!(outcome, Verification::Unusable | Verification::Invalid(_)) {
+        hashers::dummy_verify(password.expose(), params);
+    }
+    outcome
 }
 
 #[cfg(test)]

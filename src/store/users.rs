@@ -214,6 +214,15 @@ impl Store {
         Ok(row.map(|r| (r.token_id, r.user.split().0)))
     }
 
+    /// Up to `limit` usable password hashes, for learning what checking
+    /// each kind costs (no user is named).
+    pub async fn sample_password_hashes(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT password FROM auth_user WHERE password NOT LIKE '!%' LIMIT $1";
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(h,)| h).collect())
+    }
+
     /// The user and hash by id.
     pub async fn find_credentials_by_id(
         &self,

@@ -532,3 +532,68 @@ async fn allowed_hosts_are_read_from_the_environment_and_checked() {
         );
     }
 }
+
+/// A secret key from a file (a container secret), and Django's warning
+/// for a weak key, which still works.
+#[tokio::test]
+async fn secrets_come_from_files_and_weak_keys_are_warned_about() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    doorman(&db).arg("migrate").output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("secret_key");
+    let strong = "kJ3v9Qz-7yTq2Lw8Xp4Rn6Bc1Md5Fh0Gs3Ua9Ve2Wi7Oj4Yk8Zl";
+    std::fs::write(&key_file, format!("{strong}\n")).unwrap();
+    let out = doorman(&db)
+        .arg("check")
+        .env("DOORMAN_SECURITY__SECRET_KEY_FILE", &key_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains("security.secret_key: set"), "{shown}");
+    assert!(!shown.contains("weak"), "{shown}");
+    assert!(
+        !shown.contains(strong),
+        "the key itself is never printed: {shown}"
+    );
+    // The value and its file together are refused.
+    let out = doorman(&db)
+        .arg("check")
+        .env("DOORMAN_SECURITY__SECRET_KEY_FILE", &key_file)
+        .env("DOORMAN_SECURITY__SECRET_KEY", strong)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("security.secret_key_file"),
+        "{}",
+        text(&out)
+    );
+    // A missing file names itself.
+    let out = doorman(&db)
+        .arg("check")
+        .env("DOORMAN_SECURITY__SECRET_KEY_FILE", dir.path().join("nope"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("cannot read"), "{}", text(&out));
+    // Django's weak keys: warned about, and still accepted.
+    for weak in [
+        "_",
+        "short-but-varied-key",
+        &"ab".repeat(40),
+        "django-insecure-0123456789abcdefghijklmnopqrstuvwxyzABCDEF",
+    ] {
+        let out = doorman(&db)
+            .arg("check")
+            .env("DOORMAN_SECURITY__SECRET_KEY", weak)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("WARNING: security.secret_key is weak"),
+            "{weak}: {}",
+            text(&out)
+        );
+    }
+}

@@ -369,9 +369,18 @@ async fn the_file_transport_writes_parseable_eml_files(app: TestApp) {
 
 async fn metrics_count_what_the_worker_did(app: TestApp) {
     let sink = SmtpSink::start().await;
-    let app = app_with_mail(app.db.backend, &sink.url(), |_| {}).await;
+    let app = app_with_mail(app.db.backend, &sink.url(), |s| {
+        s.server.metrics_token = Some("metrics-reader".into());
+    })
+    .await;
+    let scrape = |path: &str| {
+        axum::http::Request::get(path)
+            .header("authorization", "Bearer metrics-reader")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
     queue(&app, 2).await;
-    let before = app.get("/metrics").await;
+    let before = app.send(scrape("/metrics")).await;
     assert_eq!(before.status, axum::http::StatusCode::OK);
     let text = String::from_utf8(before.body).unwrap();
     assert!(text.contains("doorman_mail_queue_depth 2"), "{text}");
@@ -380,7 +389,7 @@ async fn metrics_count_what_the_worker_did(app: TestApp) {
         .run_once(&no_stop())
         .await
         .unwrap();
-    let text = String::from_utf8(app.get("/metrics/").await.body).unwrap();
+    let text = String::from_utf8(app.send(scrape("/metrics/")).await.body).unwrap();
     assert!(text.contains("doorman_mail_sent_total 2"), "{text}");
     assert!(text.contains("doorman_mail_queue_depth 0"), "{text}");
     assert!(

@@ -20,7 +20,7 @@ pub const FOLDER: &str = "profile_pics";
 /// the blocking task, so a request that gives up early does not free a slot
 /// while its decode still runs.
 static DECODERS: std::sync::LazyLock<std::sync::Arc<Semaphore>> =
-    std::sync::LazyLock::new(|| std::sync::Arc::new(Semaphore::new(4)));
+    std::sync::LazyLock::new(|| std::sync::Arc::new(Semaphore::new(2)));
 
 const INVALID: &str =
     "Upload a valid image. The file you uploaded was either not an image or a corrupted image.";
@@ -50,6 +50,7 @@ pub async fn process(upload: Upload, media: &MediaSettings) -> Result<Encoded, S
         ));
     }
     let max_pixels = media.max_pixels;
+    let max_decode = media.max_decode_bytes;
     let permit = DECODERS
         .clone()
         .acquire_owned()
@@ -57,7 +58,7 @@ pub async fn process(upload: Upload, media: &MediaSettings) -> Result<Encoded, S
         .map_err(|_| "Image processing is unavailable.".to_string())?;
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        reencode(&upload, max_pixels)
+        reencode(&upload, max_pixels, max_decode)
     })
     .await
     .map_err(|_| INVALID.to_string())?
@@ -89,7 +90,7 @@ fn declared(upload: &Upload) -> Option<ImageFormat> {
     })
 }
 
-fn reencode(upload: &Upload, max_pixels: u64) -> Result<Encoded, String> {
+fn reencode(upload: &Upload, max_pixels: u64, max_decode: u64) -> Result<Encoded, String> {
     let reader = ImageReader::new(Cursor::new(&upload.bytes[..]))
         .with_guessed_format()
         .map_err(|_| INVALID.to_string())?;
@@ -109,16 +110,30 @@ fn reencode(upload: &Upload, max_pixels: u64) -> Result<Encoded, String> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(side);
     limits.max_image_height = Some(side);
-    // Room for the decoded RGBA buffer plus a conversion copy.
-    limits.max_alloc = Some(max_pixels.saturating_mul(8).max(1 << 20));
-    let (width, height) = ImageReader::with_format(Cursor::new(&upload.bytes[..]), format)
-        .into_dimensions()
+    // The decoded buffer (checked below) and what a decoder keeps beside
+    // it; a colour conversion for JPEG output is another buffer of at most
+    // the same size.
+    limits.max_alloc = Some(max_decode.saturating_add(max_decode / 4).max(1 << 20));
+    let decoder = ImageReader::with_format(Cursor::new(&upload.bytes[..]), format)
+        .into_decoder()
         .map_err(|_| INVALID.to_string())?;
+    let (width, height) = image::ImageDecoder::dimensions(&decoder);
     if u64::from(width) * u64::from(height) > max_pixels {
         return Err(format!(
             "The image is too large: {width}×{height} pixels; the limit is {max_pixels} pixels."
         ));
     }
+    // Pixels alone do not bound memory: 16 bits per channel take twice
+    // the bytes, so the decoded size is what is limited.
+    let decoded = image::ImageDecoder::total_bytes(&decoder);
+    if decoded > max_decode {
+        return Err(format!(
+            "The image is too large to process: {width}×{height} pixels at {} bytes each; \
+             the limit is {max_decode} bytes decoded.",
+            image::ImageDecoder::color_type(&decoder).bytes_per_pixel()
+        ));
+    }
+    drop(decoder);
     let mut reader = ImageReader::with_format(Cursor::new(&upload.bytes[..]), format);
     reader.limits(limits);
     let image = reader.decode().map_err(|_| INVALID.to_string())?;
