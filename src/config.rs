@@ -90,6 +90,11 @@ pub struct ServerSettings {
     /// that is not itself a trusted proxy. From any other peer the headers
     /// change nothing. Empty by default: the TCP peer is the client.
     pub trusted_proxies: Vec<Cidr>,
+    /// The one header trusted proxies append the client to:
+    /// `x-forwarded-for` (nginx, HAProxy, cloud load balancers) or
+    /// `forwarded` (RFC 7239). The other is never read: a proxy passes it
+    /// through as the client wrote it.
+    pub forwarded_header: ForwardedHeaderSetting,
     /// Browser origins (`https://app.example.com`) allowed to call the
     /// APIs from script; empty (the default) sends no CORS headers at all.
     pub cors_allowed_origins: Vec<String>,
@@ -121,6 +126,14 @@ pub struct ServerSettings {
     pub max_json_bytes: usize,
 }
 
+/// `server.forwarded_header`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeaderSetting {
+    XForwardedFor,
+    Forwarded,
+}
+
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
@@ -132,6 +145,7 @@ impl Default for ServerSettings {
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeaderSetting::XForwardedFor,
             cors_allowed_origins: Vec::new(),
             cors_allow_credentials: false,
             cors_allowed_methods: ["GET", "POST", "PUT", "PATCH", "DELETE"]

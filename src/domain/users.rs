@@ -90,6 +90,16 @@ impl Users {
         Ok(())
     }
 
+    /// Spends from the budget of mails to `email` (`mail_per_recipient`),
+    /// known or not: it counts requests for an address, so a refusal says
+    /// nothing about whether the address has an account, and an inbox gets
+    /// at most that many mails however many clients ask. Every mail sent to
+    /// an address a caller chose goes through here.
+    pub async fn spend_recipient(&self, email: &str) -> Result<(), Error> {
+        let key = email.trim().to_lowercase();
+        Ok(self.limits.take(Class::MailPerRecipient, &key).await?)
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -123,9 +133,11 @@ impl Users {
     /// of `fields` in turn (the Accounts API tries an address, then a
     /// username that contains `@`), under the failed-login budgets of
     /// `[rate_limit]`: for this account from address `from`, and for `from`
-    /// as a whole. A spent budget refuses the attempt before any password
-    /// is checked; only a failure spends; a success starts the account's
-    /// count again, so its owner is never locked out from elsewhere.
+    /// as a whole. Both are spent before any password is checked, so
+    /// concurrent guesses cannot slip past them, and a spent budget refuses
+    /// the attempt unchecked; a success gives the address its share back
+    /// and starts the account's count again, so only failures count and the
+    /// owner is never locked out from elsewhere.
     pub async fn login(
         &self,
         fields: &[LoginField],
@@ -135,11 +147,18 @@ impl Users {
     ) -> Result<User, Error> {
         let account = format!("{from}\n{}", Username::normalize(login).to_lowercase());
         self.limits
-            .look(Class::LoginFailuresPerAddress, from)
+            .take(Class::LoginFailuresPerAddress, from)
             .await?;
-        self.limits
-            .look(Class::LoginFailuresPerAccount, &account)
-            .await?;
+        if let Err(throttled) = self
+            .limits
+            .take(Class::LoginFailuresPerAccount, &account)
+            .await
+        {
+            self.limits
+                .give_back(Class::LoginFailuresPerAddress, from)
+                .await;
+            return Err(throttled.into());
+        }
         let mut result = Err(Error::InvalidCredentials);
         let mut hashed = Duration::ZERO;
         for field in fields {
@@ -161,21 +180,26 @@ impl Users {
             }
         }
         match &result {
-            Ok(_) => {
+            // A failure keeps what it spent.
+            Err(Error::InvalidCredentials | Error::Inactive) => {}
+            // A success, or a fault that said nothing about the password.
+            other => {
                 self.limits
-                    .forget(Class::LoginFailuresPerAccount, &account)
-                    .await
-            }
-            Err(Error::InvalidCredentials | Error::Inactive) => {
-                // Spending cannot be refused here: the look above let
-                // this attempt in, and it is answered as what it was.
-                let _ = self.limits.take(Class::LoginFailuresPerAddress, from).await;
-                let _ = self
-                    .limits
-                    .take(Class::LoginFailuresPerAccount, &account)
+                    .give_back(Class::LoginFailuresPerAddress, from)
                     .await;
+                match other {
+                    Ok(_) => {
+                        self.limits
+                            .forget(Class::LoginFailuresPerAccount, &account)
+                            .await
+                    }
+                    _ => {
+                        self.limits
+                            .give_back(Class::LoginFailuresPerAccount, &account)
+                            .await
+                    }
+                }
             }
-            Err(_) => {}
         }
         result
     }
@@ -237,6 +261,12 @@ impl Users {
         };
         match verdict {
             Verification::Match { needs_rehash } => {
+                // An inactive account is answered as a wrong password is,
+                // and as soon: no upgrade, whose cost would tell that the
+                // password was right.
+                if !user.is_active {
+                    return Err(Error::Inactive);
+                }
                 if needs_rehash {
                     let fresh = self
                         .passwords
@@ -248,9 +278,6 @@ impl Users {
                     self.store
                         .replace_password_hash(user.id, &hash, &fresh)
                         .await?;
-                }
-                if !user.is_active {
-                    return Err(Error::Inactive);
                 }
                 Ok(user)
             }

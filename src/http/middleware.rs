@@ -41,6 +41,8 @@ pub struct Frame {
     pub limits: Limits,
     /// `server.trusted_proxies`.
     pub trusted_proxies: Arc<[Cidr]>,
+    /// `server.forwarded_header`.
+    pub forwarded_header: client::ForwardedHeader,
     /// Send `Strict-Transport-Security` (`server.public_url` is https).
     pub hsts: bool,
     /// `server.max_json_bytes`, for `Payload`.
@@ -125,12 +127,17 @@ async fn framed(frame: Frame, mut req: Request, next: Next) -> Response {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let client = ClientAddr(client::resolve(peer, req.headers(), &frame.trusted_proxies));
+    let client = ClientAddr(client::resolve(
+        peer,
+        req.headers(),
+        &frame.trusted_proxies,
+        frame.forwarded_header,
+    ));
     req.extensions_mut().insert(client);
     req.extensions_mut()
         .insert(super::input::JsonLimit(frame.max_json_bytes));
     if let Some(class) = throttle::class_of(req.method(), req.uri().path())
-        && let Err(throttled) = frame.limits.take(class, &client.text()).await
+        && let Err(throttled) = frame.limits.take(class, &client.budget_key()).await
     {
         let mut response = ApiError::from(throttled).into_response();
         response.headers_mut().insert(REQUEST_ID, request_id);

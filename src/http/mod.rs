@@ -126,6 +126,12 @@ pub fn finish(routes: Router, settings: &Settings, limits: Limits) -> Router {
     let frame = middleware::Frame {
         limits,
         trusted_proxies: settings.server.trusted_proxies.clone().into(),
+        forwarded_header: match settings.server.forwarded_header {
+            crate::config::ForwardedHeaderSetting::XForwardedFor => {
+                client::ForwardedHeader::XForwardedFor
+            }
+            crate::config::ForwardedHeaderSetting::Forwarded => client::ForwardedHeader::Forwarded,
+        },
         hsts: settings
             .server
             .public_url

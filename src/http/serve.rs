@@ -17,8 +17,8 @@ use std::{
 
 use axum::{Router, extract::ConnectInfo};
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
 use tokio::{net::TcpListener, sync::Semaphore};
@@ -104,19 +104,15 @@ pub async fn serve(
     limits: ConnectionLimits,
     stop: impl Future<Output = ()>,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: hyper's head deadline covers HTTP/1 alone, and an
+    // idle HTTP/2 connection that answers pings would stay open for ever.
+    // (Clear-text HTTP/2 needs prior knowledge, which browsers never use.)
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.head_timeout)
-        .max_buf_size(limits.max_head_bytes.max(8192))
+        .max_header_size(limits.max_head_bytes)
         .max_headers(limits.max_headers);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX))
-        .keep_alive_interval(Some(limits.head_timeout))
-        .keep_alive_timeout(limits.head_timeout);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
@@ -148,8 +144,13 @@ pub async fn serve(
                 continue;
             }
         };
-        let ip = peer.ip();
-        let proxy = limits.trusted_proxies.iter().any(|c| c.contains(&ip));
+        let canonical = peer.ip().to_canonical();
+        let proxy = limits
+            .trusted_proxies
+            .iter()
+            .any(|c| c.contains(&canonical));
+        // Counted as budgets count clients: IPv4, or an IPv6 /64.
+        let ip = super::client::budget_ip(canonical);
         if !proxy && !per_address.enter(ip, limits.max_per_address) {
             // Closing at once costs the server nothing more.
             drop(stream);

@@ -3,11 +3,11 @@
 //! governor's own keyed stores can only spend: a limiter asks its store to
 //! measure and replace a key's state. Two things this service needs are not
 //! there, so the store is ours (governor's `StateStore` is the extension
-//! point made for this): a *look* that measures without replacing (a
-//! failed-login budget refuses the attempt before the password is checked,
-//! but only a failure spends it), and *forgetting* a key (a successful
-//! login starts its account's count again). The arithmetic stays
-//! governor's.
+//! point made for this): *giving back* what a request spent (a failed-login
+//! budget is spent before the password is checked, so concurrent guesses
+//! cannot all slip past it, and a success returns it), and *forgetting* a
+//! key (a successful login starts its account's count again). The
+//! decision arithmetic stays governor's.
 
 use std::{
     num::{NonZeroU32, NonZeroU64},
@@ -29,12 +29,10 @@ use governor::{
 
 use crate::config::Rate;
 
-/// A budget's key (a digest, so an attacker's long input costs 16 bytes),
-/// and whether this decision may spend from it.
+/// A budget's key (a digest, so an attacker's long input costs 16 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Probe {
     pub key: [u8; 16],
-    pub spend: bool,
 }
 
 /// Each key's theoretical arrival time, in governor's nanoseconds since
@@ -56,9 +54,6 @@ impl StateStore for Shared {
             let mut seen = cell.load(Ordering::Acquire);
             loop {
                 let (result, next) = f(NonZeroU64::new(seen).map(|n| Nanos::from(n.get())))?;
-                if !probe.spend {
-                    return Ok(result);
-                }
                 match cell.compare_exchange_weak(
                     seen,
                     u64::from(next),
@@ -72,9 +67,6 @@ impl StateStore for Shared {
         };
         if let Some(cell) = self.0.0.get(&probe.key) {
             return decide(&cell);
-        }
-        if !probe.spend {
-            return f(None).map(|(result, _)| result);
         }
         let cell = self.0.0.entry(probe.key).or_default();
         decide(&cell)
@@ -104,6 +96,9 @@ pub struct Budgets {
         RateLimiter<Probe, Shared, DefaultClock, NoOpMiddleware<<DefaultClock as Clock>::Instant>>,
     cells: Shared,
     clock: DefaultClock,
+    /// Nanoseconds between two requests: what one request moves the
+    /// theoretical arrival time.
+    interval: u64,
 }
 
 impl Budgets {
@@ -119,15 +114,25 @@ impl Budgets {
             limiter: RateLimiter::new(quota, cells.clone(), clock.clone()),
             cells,
             clock,
+            interval: u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX),
         }
     }
 
-    /// `Ok` if one more request fits; spends it when `spend`. `Err` is
-    /// how long until one fits.
-    pub fn decide(&self, key: [u8; 16], spend: bool) -> Result<(), Duration> {
+    /// Spends one request if it fits; `Err` is how long until one does.
+    pub fn take(&self, key: [u8; 16]) -> Result<(), Duration> {
         self.limiter
-            .check_key(&Probe { key, spend })
+            .check_key(&Probe { key })
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Returns one request spent earlier (never more than was spent: the
+    /// arrival time only moves back towards "unused").
+    pub fn give_back(&self, key: [u8; 16]) {
+        if let Some(cell) = self.cells.0.0.get(&key) {
+            let _ = cell.fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                Some(tat.saturating_sub(self.interval))
+            });
+        }
     }
 
     pub fn forget(&self, key: [u8; 16]) {
@@ -155,32 +160,37 @@ mod tests {
         let budgets = Budgets::new(Rate::new(3, 60));
         let key = [1; 16];
         for _ in 0..3 {
-            budgets.decide(key, true).unwrap();
+            budgets.take(key).unwrap();
         }
-        let wait = budgets.decide(key, true).unwrap_err();
+        let wait = budgets.take(key).unwrap_err();
         assert!(
             wait > Duration::from_secs(15) && wait <= Duration::from_secs(20),
             "{wait:?}"
         );
         // Another key has its own budget.
-        budgets.decide([2; 16], true).unwrap();
+        budgets.take([2; 16]).unwrap();
     }
 
     #[test]
-    fn looking_spends_nothing_and_forgetting_refills() {
+    fn giving_back_and_forgetting_refill() {
         let budgets = Budgets::new(Rate::new(2, 60));
         let key = [7; 16];
-        for _ in 0..10 {
-            budgets.decide(key, false).unwrap();
-        }
-        assert_eq!(budgets.len(), 0, "a look stores nothing");
-        budgets.decide(key, true).unwrap();
-        budgets.decide(key, true).unwrap();
-        assert!(
-            budgets.decide(key, false).is_err(),
-            "a look sees the spent budget"
-        );
+        budgets.take(key).unwrap();
+        budgets.take(key).unwrap();
+        assert!(budgets.take(key).is_err());
+        budgets.give_back(key);
+        budgets.take(key).unwrap();
+        assert!(budgets.take(key).is_err());
         budgets.forget(key);
-        budgets.decide(key, true).unwrap();
+        assert_eq!(budgets.len(), 0);
+        budgets.take(key).unwrap();
+        budgets.take(key).unwrap();
+        // Giving back more than was spent leaves a full budget, no more.
+        for _ in 0..5 {
+            budgets.give_back(key);
+        }
+        budgets.take(key).unwrap();
+        budgets.take(key).unwrap();
+        assert!(budgets.take(key).is_err());
     }
 }

@@ -6,10 +6,11 @@
 //! budgets: the service stays available, the limits become per node, and
 //! the log and `/readyz` say so.
 //!
-//! A decision either spends (`take`), looks without spending (`look`: a
-//! failed-login budget refuses an attempt before the password is checked,
-//! but only a failure spends it) or forgets a key (`forget`: a successful
-//! login starts its count again).
+//! A decision spends (`take`, atomic: two concurrent requests cannot both
+//! have the last one); a request that turned out not to count gives its
+//! share back (`give_back`: a failed-login budget is spent before the
+//! password is checked, and a success returns it); `forget` starts a key
+//! afresh.
 
 mod memory;
 mod redis;
@@ -155,9 +156,9 @@ impl Limits {
         self.decide(class, key, redis::Action::Take).await
     }
 
-    /// Whether one more request of `class` for `key` fits, spending none.
-    pub async fn look(&self, class: Class, key: &str) -> Result<(), Throttled> {
-        self.decide(class, key, redis::Action::Look).await
+    /// Returns one request of `class` spent for `key`.
+    pub async fn give_back(&self, class: Class, key: &str) {
+        let _ = self.decide(class, key, redis::Action::GiveBack).await;
     }
 
     /// Starts `key`'s budget afresh.
@@ -182,10 +183,11 @@ impl Limits {
                 // starts from what this node has seen.
                 match action {
                     redis::Action::Forget => budget.memory.forget(digest),
+                    redis::Action::GiveBack => budget.memory.give_back(digest),
                     redis::Action::Take if answer.is_ok() => {
-                        let _ = budget.memory.decide(digest, true);
+                        let _ = budget.memory.take(digest);
                     }
-                    _ => {}
+                    redis::Action::Take => {}
                 }
                 return answer.map_err(Throttled::after);
             }
@@ -195,11 +197,11 @@ impl Limits {
                 budget.memory.forget(digest);
                 Ok(())
             }
-            redis::Action::Take => budget.memory.decide(digest, true).map_err(Throttled::after),
-            redis::Action::Look => budget
-                .memory
-                .decide(digest, false)
-                .map_err(Throttled::after),
+            redis::Action::Take => budget.memory.take(digest).map_err(Throttled::after),
+            redis::Action::GiveBack => {
+                budget.memory.give_back(digest);
+                Ok(())
+            }
         }
     }
 

@@ -18,8 +18,8 @@ use redis::{AsyncTypedCommands as _, Script, aio::ConnectionManager};
 use crate::config::Rate;
 
 /// KEYS[1]: the budget. ARGV: the interval between requests (µs), the
-/// burst (requests), and `take`, `look` or `forget`. Answers 0 when a
-/// request fits, otherwise the wait in µs.
+/// burst (requests), and `take`, `give_back` or `forget`. Answers 0 when a
+/// request fits (or for the other two), otherwise the wait in µs.
 const GCRA: &str = r"
 if ARGV[3] == 'forget' then
   redis.call('DEL', KEYS[1])
@@ -28,6 +28,18 @@ end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
+if ARGV[3] == 'give_back' then
+  local stored = tonumber(redis.call('GET', KEYS[1]))
+  if stored then
+    local back = stored - interval
+    if back <= now then
+      redis.call('DEL', KEYS[1])
+    else
+      redis.call('SET', KEYS[1], back, 'PX', math.ceil((back - now) / 1000) + 1)
+    end
+  end
+  return 0
+end
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local next_tat = tat + interval
@@ -35,9 +47,7 @@ local fits_at = next_tat - interval * tonumber(ARGV[2])
 if fits_at > now then
   return fits_at - now
 end
-if ARGV[3] == 'take' then
-  redis.call('SET', KEYS[1], next_tat, 'PX', math.ceil((next_tat - now) / 1000) + 1)
-end
+redis.call('SET', KEYS[1], next_tat, 'PX', math.ceil((next_tat - now) / 1000) + 1)
 return 0
 ";
 
@@ -52,7 +62,7 @@ const TIMEOUT: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone, Copy)]
 pub enum Action {
     Take,
-    Look,
+    GiveBack,
     Forget,
 }
 
@@ -98,7 +108,7 @@ impl Shared {
         let interval = (rate.period.as_micros() / u128::from(rate.count.max(1))).max(1) as u64;
         let action = match action {
             Action::Take => "take",
-            Action::Look => "look",
+            Action::GiveBack => "give_back",
             Action::Forget => "forget",
         };
         let mut connection = self.connection.clone();

@@ -26,6 +26,9 @@ on_both_backends!(
     every_login_path_draws_on_one_budget,
     failed_logins_per_address_span_accounts,
     an_inbox_gets_a_few_mails_whoever_asks,
+    concurrent_guesses_cannot_slip_past_the_budget,
+    current_password_guesses_are_limited,
+    mails_to_a_changed_login_spend_the_recipient_budget,
 );
 
 fn rate(text: &str) -> Limit {
@@ -386,5 +389,138 @@ async fn without_redis_each_node_keeps_its_own_budgets() {
     assert!(
         detail.contains("per node") && detail.contains("Redis"),
         "{detail}"
+    );
+}
+
+async fn concurrent_guesses_cannot_slip_past_the_budget(app: TestApp) {
+    let app = app_with(app, |s| {
+        only(s, |r| r.login_failures_per_account = rate("3/15m"))
+    })
+    .await;
+    app.user("racer").create().await;
+    let attacker = "198.51.100.60";
+    let guesses = (0..20).map(|i| {
+        let app = &app;
+        async move { login_from(app, attacker, "racer", &format!("guess-{i}")).await }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(
+        checked, 3,
+        "only the budget's worth is checked: {answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS)
+    );
+}
+
+async fn current_password_guesses_are_limited(app: TestApp) {
+    let app = app_with(app, |s| {
+        only(s, |r| r.login_failures_per_account = rate("3/15m"))
+    })
+    .await;
+    let thief = app.user("stolen").signed_in().await;
+    let guess = |password: &str| {
+        let body = json!({"current_password": password});
+        let auth = thief.auth().to_string();
+        let app = &app;
+        async move {
+            app.request(Method::DELETE, "/auth/users/me/", Some(&auth), Some(body))
+                .await
+        }
+    };
+    for i in 0..3 {
+        assert_eq!(
+            guess(&format!("nope-{i}")).await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    assert_throttled(&guess(PW).await);
+}
+
+async fn mails_to_a_changed_login_spend_the_recipient_budget(app: TestApp) {
+    let app = app_with(app, |s| {
+        only(s, |r| r.mail_per_recipient = rate("1/h"));
+        s.djoser.username_changed_email_confirmation = true;
+    })
+    .await;
+    let me = app.user("renamer").signed_in().await;
+    let rename = |name: &str| {
+        let body = json!({"current_password": PW, "new_username": name});
+        let auth = me.auth().to_string();
+        let app = &app;
+        async move {
+            app.request(
+                Method::POST,
+                "/auth/users/set_username/",
+                Some(&auth),
+                Some(body),
+            )
+            .await
+        }
+    };
+    assert_eq!(rename("renamed1").await.status, StatusCode::NO_CONTENT);
+    assert_throttled(&rename("renamed2").await);
+    // Refused, nothing changed.
+    let name = app
+        .db
+        .text(&format!(
+            "SELECT username FROM auth_user WHERE id = {}",
+            me.id
+        ))
+        .await;
+    assert_eq!(name, "renamed1");
+}
+
+#[tokio::test]
+async fn forged_forwarded_headers_and_ipv6_neighbours_change_nothing() {
+    let app = TestApp::with_settings(Backend::Sqlite, |s| {
+        only(s, |r| r.registrations_per_address = rate("1/h"));
+        s.server.trusted_proxies = vec![Cidr::parse("10.0.0.0/8").unwrap()];
+    })
+    .await;
+    let register = |n: u32| json!({"username": format!("n{n}"), "password": "a-Sturdy-passphrase-42", "email": format!("n{n}@example.com")});
+    // Through a proxy that appends to X-Forwarded-For, a `Forwarded` the
+    // client wrote is not read.
+    let via = [("x-forwarded-for", "203.0.113.70")];
+    assert_eq!(
+        post_from(&app, "10.0.0.1", "/auth/users/", register(1), &via)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    for (i, fake) in ["for=192.0.2.1", "for=192.0.2.2"].iter().enumerate() {
+        let headers = [("x-forwarded-for", "203.0.113.70"), ("forwarded", *fake)];
+        let r = post_from(
+            &app,
+            "10.0.0.1",
+            "/auth/users/",
+            register(10 + i as u32),
+            &headers,
+        )
+        .await;
+        assert_throttled(&r);
+    }
+    // Two addresses of one IPv6 /64 are one client.
+    let a = "2001:db8:aa:bb::1";
+    let b = "2001:db8:aa:bb:ffff::2";
+    assert_eq!(
+        post_from(&app, a, "/auth/users/", register(2), &[])
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_throttled(&post_from(&app, b, "/auth/users/", register(3), &[]).await);
+    let elsewhere = "2001:db8:aa:bc::1";
+    assert_eq!(
+        post_from(&app, elsewhere, "/auth/users/", register(4), &[])
+            .await
+            .status,
+        StatusCode::CREATED
     );
 }

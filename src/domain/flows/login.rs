@@ -32,6 +32,10 @@ impl Flows {
             .username_changed_email_confirmation
         {
             let changed = self.with_login(user, value);
+            if !changed.email.is_empty() {
+                // Refused, the change is rolled back with the mail.
+                self.users.spend_recipient(&changed.email).await?;
+            }
             self.users
                 .queue(
                     &mut tx,

@@ -122,17 +122,8 @@ impl Flows {
             .find(|(u, hash)| u.is_active == active && is_usable(hash)))
     }
 
-    /// Spends from the budget of mails to `email` (`mail_per_recipient`),
-    /// known or not: it counts requests for an address, so a refusal says
-    /// nothing about whether the address has an account, and an inbox gets
-    /// at most that many mails however many clients ask.
     async fn spend_recipient(&self, email: &EmailAddress) -> Result<(), FlowError> {
-        let key = email.as_str().to_lowercase();
-        self.users
-            .limits()
-            .take(Class::MailPerRecipient, &key)
-            .await
-            .map_err(|t| FlowError::Domain(t.into()))
+        Ok(self.users.spend_recipient(email.as_str()).await?)
     }
 
     /// `POST token/logout_all/`: every opaque token and every JWT of the

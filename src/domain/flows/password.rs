@@ -81,15 +81,26 @@ impl Flows {
         level_timing(self.forgot_password_now(email)).await
     }
 
-    /// Checks the caller's current password (a field-phase check).
+    /// Checks the caller's current password (a field-phase check), under
+    /// the failed-login budget for this account: whoever holds a stolen
+    /// token cannot turn it into the password by guessing here. As at
+    /// login, the attempt is spent before the check and a match starts the
+    /// count again.
     pub async fn check_current_password(
         &self,
         user: &User,
         password: &Password,
     ) -> Result<bool, Error> {
+        let key = format!("current password of user {}", user.id);
+        let limits = self.users.limits();
+        limits.take(Class::LoginFailuresPerAccount, &key).await?;
         let hash = self.users.store().password_hash(user.id).await?;
         let verdict = self.users.verify(password, hash.as_deref()).await;
-        Ok(matches!(verdict, Verification::Match { .. }))
+        let matched = matches!(verdict, Verification::Match { .. });
+        if matched {
+            limits.forget(Class::LoginFailuresPerAccount, &key).await;
+        }
+        Ok(matched)
     }
 
     /// `POST users/set_password/` (object phase onward). Other sessions of

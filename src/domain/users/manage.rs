@@ -372,6 +372,10 @@ impl Users {
                 .password_hash(target.id)
                 .await?
                 .unwrap_or_default();
+            if !updated.email.is_empty() {
+                // Refused, the change is rolled back with the mail.
+                self.spend_recipient(&updated.email).await?;
+            }
             let token = self.make_token(&updated, &hash);
             let url = self.settings.djoser.activation_url.clone();
             self.queue(

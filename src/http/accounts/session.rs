@@ -164,7 +164,7 @@ async fn login(
     };
     let result = state
         .users
-        .login(fields, &login, &password, &client.text())
+        .login(fields, &login, &password, &client.budget_key())
         .await;
     let user = match result {
         Ok(user) => user,

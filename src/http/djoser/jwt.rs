@@ -77,7 +77,7 @@ async fn jwt_create(
             &[field],
             &login.unwrap_or_default(),
             &Password::new(password.unwrap_or_default()),
-            &client.text(),
+            &client.budget_key(),
         )
         .await
     {

@@ -85,7 +85,12 @@ async fn token_login(
     };
     let user = match state
         .users
-        .login(&[field], &login, &Password::new(password), &client.text())
+        .login(
+            &[field],
+            &login,
+            &Password::new(password),
+            &client.budget_key(),
+        )
         .await
     {
         Ok(user) => user,

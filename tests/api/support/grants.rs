@@ -4,16 +4,9 @@
 
 use super::TestApp;
 
-/// The id of permission `app_label.codename`.
+/// The id of permission `app_label.codename` (`TestApp::permission_id`).
 pub async fn permission_id(app: &TestApp, permission: &str) -> i64 {
-    let (app_label, codename) = permission.split_once('.').unwrap();
-    app.db
-        .scalar(&format!(
-            "SELECT CAST(p.id AS BIGINT) FROM auth_permission p \
-             JOIN django_content_type ct ON ct.id = p.content_type_id \
-             WHERE ct.app_label = '{app_label}' AND p.codename = '{codename}'"
-        ))
-        .await
+    app.permission_id(permission).await
 }
 
 /// Inserts a group; its id.
