@@ -13,7 +13,7 @@ use crate::support::{Backend, TestDb, smtp::SmtpSink};
 
 /// `doorman serve` on a free port with the given extra settings; returns
 /// the child and its base URL.
-fn serve(db: &TestDb, env: &[(&str, String)]) -> (Child, String) {
+fn serve(db: &TestDb, env: &[(&str, String)]) -> (Served, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_doorman"));
     for (key, _) in std::env::vars() {
         if key.starts_with("DOORMAN_") {
@@ -50,10 +50,23 @@ fn serve(db: &TestDb, env: &[(&str, String)]) -> (Child, String) {
     // Keep draining the log so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     let port = port.expect("the server logs its port");
-    (child, format!("http://127.0.0.1:{port}"))
+    (Served(Some(child)), format!("http://127.0.0.1:{port}"))
 }
 
-fn stop(mut child: Child) {
+/// The served process; killed if a failing assertion leaves it running.
+struct Served(Option<Child>);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn stop(mut served: Served) {
+    let mut child = served.0.take().expect("running");
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -25,28 +25,37 @@ impl Flows {
     pub async fn set_login(&self, user: &User, value: &str) -> Result<(), FlowError> {
         let mut tx = self.users.store().begin().await?;
         self.apply_login_change(&mut tx, user.id, value).await?;
-        if self
+        self.confirm_login_change(&mut tx, user, value).await?;
+        tx.commit().await?;
+        self.users.mailer().wake();
+        Ok(())
+    }
+
+    /// Queues Djoser's "your login changed" mail when the setting asks for
+    /// it, to the address the account has after the change (which the
+    /// caller may have chosen), spending that address's mail budget: a
+    /// refusal rolls the change back with the mail.
+    async fn confirm_login_change(
+        &self,
+        tx: &mut Tx,
+        user: &User,
+        value: &str,
+    ) -> Result<(), FlowError> {
+        if !self
             .users
             .settings()
             .djoser
             .username_changed_email_confirmation
         {
-            let changed = self.with_login(user, value);
-            if !changed.email.is_empty() {
-                // Refused, the change is rolled back with the mail.
-                self.users.spend_recipient(&changed.email).await?;
-            }
-            self.users
-                .queue(
-                    &mut tx,
-                    MessageKind::UsernameChangedConfirmation,
-                    &changed,
-                    None,
-                )
-                .await?;
+            return Ok(());
         }
-        tx.commit().await?;
-        self.users.mailer().wake();
+        let changed = self.with_login(user, value);
+        if !changed.email.is_empty() {
+            self.users.spend_recipient(&changed.email).await?;
+        }
+        self.users
+            .queue(tx, MessageKind::UsernameChangedConfirmation, &changed, None)
+            .await?;
         Ok(())
     }
 
@@ -90,22 +99,7 @@ impl Flows {
         let mut tx = self.users.store().begin().await?;
         self.apply_login_change(&mut tx, user.id, value).await?;
         tx.set_last_login(user.id, Timestamp::now()).await?;
-        if self
-            .users
-            .settings()
-            .djoser
-            .username_changed_email_confirmation
-        {
-            let changed = self.with_login(&user, value);
-            self.users
-                .queue(
-                    &mut tx,
-                    MessageKind::UsernameChangedConfirmation,
-                    &changed,
-                    None,
-                )
-                .await?;
-        }
+        self.confirm_login_change(&mut tx, &user, value).await?;
         tx.commit().await?;
         self.users.mailer().wake();
         Ok(())
