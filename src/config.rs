@@ -174,8 +174,13 @@ pub struct DatabaseSettings {
     pub url: String,
     /// Connections in the pool.
     pub max_connections: u32,
-    /// SQLite only: how long a writer waits for a lock, in milliseconds.
+    /// SQLite only: how long a writer waits for a lock, in milliseconds
+    /// (SQLite retries until then); past it the request answers 503.
     pub busy_timeout_ms: u64,
+    /// How long a request waits for a connection from the pool, including
+    /// opening one, in milliseconds; past it (the database is unreachable
+    /// or every connection is busy) the request answers 503.
+    pub acquire_timeout_ms: u64,
     /// How long, in milliseconds, a user looked up for JWT authentication
     /// is kept in memory. Changes made through this process are seen at
     /// once; changes made elsewhere (another node, another process, Django)
@@ -189,6 +194,7 @@ impl Default for DatabaseSettings {
             url: "sqlite://doorman.db".into(),
             max_connections: 10,
             busy_timeout_ms: 5000,
+            acquire_timeout_ms: 3000,
             user_cache_ttl_ms: 1000,
         }
     }
@@ -204,7 +210,8 @@ pub struct SecuritySettings {
     /// start-up; surrounding whitespace is dropped. Not with `secret_key`.
     pub secret_key_file: Option<PathBuf>,
     /// Former secret keys still accepted when checking activation/reset
-    /// links (Django's SECRET_KEY_FALLBACKS), for key rotation.
+    /// links and JWTs (Django's SECRET_KEY_FALLBACKS), for key rotation;
+    /// only `secret_key` signs.
     pub secret_key_fallbacks: Vec<String>,
     /// Lifetime of activation and password-reset links, in seconds
     /// (Django's PASSWORD_RESET_TIMEOUT, 3 days by default).

@@ -150,6 +150,7 @@ pub async fn build_state(
     let sessions = domain::sessions::Sessions::new(
         store.clone(),
         &secret,
+        &settings.security.secret_key_fallbacks,
         settings.jwt.clone(),
         settings.accounts.refresh_reuse_grace_secs,
     );
@@ -233,7 +234,8 @@ impl App {
         let store = self.state.store.clone();
         let (stop_worker, worker_stop_rx) = tokio::sync::watch::channel(false);
         // Housekeeping at start and then hourly, in the background:
-        // denylisted refresh tokens past their expiry, and pictures orphaned
+        // denylisted refresh tokens past their expiry, lockouts that ended,
+        // and pictures orphaned
         // by a crash between file and row.
         let sweep_state = self.state.clone();
         let housekeeping = tokio::spawn(async move {
@@ -246,6 +248,9 @@ impl App {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "purged expired denylist entries"),
                     Err(e) => tracing::warn!(error = %e, "could not purge the JWT denylist"),
+                }
+                if let Err(e) = sweep_state.store.purge_lockouts().await {
+                    tracing::warn!(error = %e, "could not purge ended lockouts");
                 }
                 let media = &sweep_state.settings.media;
                 let hour = Duration::from_secs(3600);

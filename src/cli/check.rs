@@ -52,7 +52,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let store = crate::store::Store::connect(&settings.database)
         .await
         .context("database: cannot connect")?;
-    store.ping().await.context("database: no answer")?;
+    store
+        .ping(std::time::Duration::from_secs(5))
+        .await
+        .context("database: no answer")?;
     println!("Database: OK ({:?})", store.backend());
     let pending = store.pending_migrations().await?;
     if pending.is_empty() {

@@ -6,6 +6,7 @@ mod check;
 mod createsuperuser;
 mod mail;
 mod provinces;
+mod unlock;
 
 use std::path::PathBuf;
 
@@ -52,6 +53,9 @@ pub enum Command {
         /// The username.
         username: String,
     },
+    /// Show and clear a user's failed-login lockouts (every address, every
+    /// node).
+    Unlock(unlock::Args),
     /// Validate the configuration and the database, and report them.
     Check,
     /// Print the OpenAPI document (JSON).
@@ -138,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Createsuperuser(args) => createsuperuser::run(settings, args).await,
         Command::Changepassword { username } => changepassword::run(settings, &username).await,
+        Command::Unlock(args) => unlock::run(settings, args).await,
         Command::Check => check::run(settings).await,
         Command::Mail(command) => mail::run(settings, command).await,
         Command::Provinces(command) => provinces::run(settings, command).await,

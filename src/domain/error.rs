@@ -25,6 +25,10 @@ pub enum Error {
     /// Input failed validation; every failing field is listed.
     #[error("invalid input: {}", describe(.0))]
     Validation(FieldErrors),
+    /// The database could not be reached or stayed busy (a fault that
+    /// passes: the client may retry).
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -55,6 +59,7 @@ impl From<crate::store::StoreError> for Error {
                 message: format!("A user with that {field} already exists."),
                 field,
             },
+            other if other.is_unavailable() => Error::Unavailable(Box::new(other)),
             other => Error::internal(other),
         }
     }

@@ -91,6 +91,7 @@ impl Sessions {
     pub fn new(
         store: Store,
         secret_key: &str,
+        fallback_keys: &[String],
         settings: JwtSettings,
         reuse_grace_secs: u64,
     ) -> Sessions {
@@ -99,7 +100,8 @@ impl Sessions {
             settings.access_token_lifetime as i64,
             settings.refresh_token_lifetime as i64,
             settings.leeway,
-        );
+        )
+        .with_fallbacks(fallback_keys);
         Sessions {
             store,
             keys: Arc::new(keys),

@@ -15,6 +15,7 @@ use crate::{
 };
 
 mod admin_view;
+mod lockouts;
 mod manage;
 
 pub use crate::model::{EmailAddress, NewUser, User, UserSummary, Username};
@@ -145,10 +146,41 @@ impl Users {
         password: &Password,
         from: &str,
     ) -> Result<User, Error> {
-        let account = format!("{from}\n{}", Username::normalize(login).to_lowercase());
         self.limits
             .take(Class::LoginFailuresPerAddress, from)
             .await?;
+        // Who the login names, by each field (no hashing yet); a fault
+        // here says nothing about the password.
+        let mut found = Vec::with_capacity(fields.len());
+        for field in fields {
+            match self.find_credentials(*field, login).await {
+                Ok(f) => found.push(f),
+                Err(e) => {
+                    self.limits
+                        .give_back(Class::LoginFailuresPerAddress, from)
+                        .await;
+                    return Err(e);
+                }
+            }
+        }
+        let owner = found.iter().flatten().next().map(|(user, _)| user.id);
+        // The account's budget is keyed by the login as typed (so a refusal
+        // links no two names of one account) and the owner's lockout
+        // generation, which an admin's unlock moves on. Unknown logins ask
+        // for generation 0 the same way, at the same cost.
+        let generation = match self.store.lockout_generation(owner.unwrap_or(0)).await {
+            Ok(g) => g,
+            Err(e) => {
+                self.limits
+                    .give_back(Class::LoginFailuresPerAddress, from)
+                    .await;
+                return Err(e.into());
+            }
+        };
+        let account = format!(
+            "{from}\n{}\n{generation}",
+            Username::normalize(login).to_lowercase()
+        );
         if let Err(throttled) = self
             .limits
             .take(Class::LoginFailuresPerAccount, &account)
@@ -157,14 +189,15 @@ impl Users {
             self.limits
                 .give_back(Class::LoginFailuresPerAddress, from)
                 .await;
+            if let Some(user_id) = owner {
+                self.note_lockout(user_id, from, throttled.retry_after_secs);
+            }
             return Err(throttled.into());
         }
         let mut result = Err(Error::InvalidCredentials);
         let mut hashed = Duration::ZERO;
-        for field in fields {
-            let (outcome, took) = self.authenticate_timed(*field, login, password).await;
-            result = outcome;
-            hashed += took;
+        for candidate in found {
+            result = self.check_found(candidate, password, &mut hashed).await;
             if !matches!(result, Err(Error::InvalidCredentials)) {
                 break;
             }
@@ -239,7 +272,17 @@ impl Users {
         password: &Password,
         hashed: &mut Duration,
     ) -> Result<User, Error> {
-        let found = match field {
+        let found = self.find_credentials(field, login).await?;
+        self.check_found(found, password, hashed).await
+    }
+
+    /// The user `login` names by `field`, with their stored hash.
+    async fn find_credentials(
+        &self,
+        field: LoginField,
+        login: &str,
+    ) -> Result<Option<(User, String)>, Error> {
+        Ok(match field {
             LoginField::Username => {
                 let name = Username::normalize(login);
                 self.store.find_credentials_by_username(&name).await?
@@ -250,7 +293,18 @@ impl Users {
                 .await?
                 .into_iter()
                 .next(),
-        };
+        })
+    }
+
+    /// Checks `password` against what `find_credentials` found (`None`
+    /// costs the same and fails), adding the hashing time to `hashed`;
+    /// upgrades a weaker hash on success.
+    async fn check_found(
+        &self,
+        found: Option<(User, String)>,
+        password: &Password,
+        hashed: &mut Duration,
+    ) -> Result<User, Error> {
         let (verdict, took) = self
             .passwords
             .verify_timed(password, found.as_ref().map(|(_, hash)| hash.as_str()))

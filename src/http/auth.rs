@@ -66,6 +66,60 @@ fn jwt_failure(failure: &AuthFailure) -> ApiError {
     }
 }
 
+/// What an `Authorization` header offers.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// simplejwt's scheme: the token (bytes that are not UTF-8 become
+    /// U+FFFD, which no token contains, so it is refused as invalid).
+    Jwt(&'a str),
+    /// DRF's `Token <key>`.
+    Token(&'a str),
+}
+
+/// Why an `Authorization` header is refused before any lookup.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    JwtWordCount,
+    TokenMissing,
+    TokenSpaces,
+    TokenNotText,
+}
+
+/// Reads an `Authorization` header value as simplejwt then DRF do: words
+/// split on ASCII whitespace; the first a JWT scheme of `jwt_types`
+/// (case-sensitive) or `token` (any case); any other scheme is no
+/// credential at all (`None`). A pure function of untrusted bytes, so it
+/// is fuzzed (`fuzz/fuzz_targets/authorization.rs`).
+pub fn credential<'a>(
+    value: &'a [u8],
+    jwt_types: &[String],
+) -> Result<Option<Credential<'a>>, HeaderError> {
+    let words: Vec<&[u8]> = value
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let Some(scheme) = words.first() else {
+        return Ok(None);
+    };
+    if jwt_types.iter().any(|t| t.as_bytes() == *scheme) {
+        if words.len() != 2 {
+            return Err(HeaderError::JwtWordCount);
+        }
+        let token = std::str::from_utf8(words[1]).unwrap_or("\u{fffd}");
+        return Ok(Some(Credential::Jwt(token)));
+    }
+    if !scheme.eq_ignore_ascii_case(b"token") {
+        return Ok(None);
+    }
+    match words.len() {
+        1 => Err(HeaderError::TokenMissing),
+        2 => std::str::from_utf8(words[1])
+            .map(|key| Some(Credential::Token(key)))
+            .map_err(|_| HeaderError::TokenNotText),
+        _ => Err(HeaderError::TokenSpaces),
+    }
+}
+
 impl FromRequestParts<AppState> for MaybeCaller {
     type Rejection = ApiError;
 
@@ -76,47 +130,30 @@ impl FromRequestParts<AppState> for MaybeCaller {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             return Ok(MaybeCaller(None));
         };
-        let words: Vec<&[u8]> = value
-            .as_bytes()
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let Some(scheme) = words.first() else {
-            return Ok(MaybeCaller(None));
-        };
         let sessions = &state.sessions;
-        let outcome = if sessions
-            .settings()
-            .auth_header_types
-            .iter()
-            .any(|t| t.as_bytes() == *scheme)
-        {
-            if words.len() != 2 {
+        let outcome = match credential(value.as_bytes(), &sessions.settings().auth_header_types) {
+            Ok(None) => return Ok(MaybeCaller(None)),
+            Ok(Some(Credential::Jwt(token))) => sessions.authenticate_access(token).await,
+            Ok(Some(Credential::Token(key))) => sessions.authenticate_token(key).await,
+            Err(HeaderError::JwtWordCount) => {
                 return Err(unauthorized(json!({
                     "detail": "Authorization header must contain two space-delimited values",
                     "code": "bad_authorization_header",
                 })));
             }
-            let token = std::str::from_utf8(words[1]).unwrap_or("\u{fffd}");
-            sessions.authenticate_access(token).await
-        } else if scheme.eq_ignore_ascii_case(b"token") {
-            match words.len() {
-                1 => return Err(detail("Invalid token header. No credentials provided.")),
-                2 => {}
-                _ => {
-                    return Err(detail(
-                        "Invalid token header. Token string should not contain spaces.",
-                    ));
-                }
+            Err(HeaderError::TokenMissing) => {
+                return Err(detail("Invalid token header. No credentials provided."));
             }
-            let Ok(key) = std::str::from_utf8(words[1]) else {
+            Err(HeaderError::TokenSpaces) => {
+                return Err(detail(
+                    "Invalid token header. Token string should not contain spaces.",
+                ));
+            }
+            Err(HeaderError::TokenNotText) => {
                 return Err(detail(
                     "Invalid token header. Token string should not contain invalid characters.",
                 ));
-            };
-            sessions.authenticate_token(key).await
-        } else {
-            return Ok(MaybeCaller(None));
+            }
         };
         match outcome {
             Ok(caller) => {

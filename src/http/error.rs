@@ -25,6 +25,13 @@ use crate::{
 /// caller who may not do what they asked.
 pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
 
+/// The body of a 503 when the database cannot answer (the wording of
+/// DRF's generic `APIException` family: a sentence and what to do).
+pub const UNAVAILABLE: &str = "Service temporarily unavailable, try again later.";
+
+/// `Retry-After` of that 503, in seconds.
+pub const UNAVAILABLE_RETRY_AFTER: &str = "5";
+
 /// DRF's `NON_FIELD_ERRORS_KEY`.
 pub const NON_FIELD_ERRORS: &str = "non_field_errors";
 
@@ -126,6 +133,17 @@ impl ApiError {
         e
     }
 
+    /// 503 for a database that cannot be reached or stayed locked: the
+    /// fault passes, so the client is told when to try again; the cause is
+    /// logged, never shown.
+    pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::warn!(error = %error_chain(cause), "database unavailable");
+        Self::detail(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE).with_header(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+        )
+    }
+
     /// Adds simplejwt's machine-readable `code` next to `detail`.
     pub fn with_code(mut self, code: &str) -> Self {
         if let Value::Object(map) = &mut self.body {
@@ -194,6 +212,7 @@ impl From<domain::Error> for ApiError {
                 retry_after_secs: retry_after,
             }),
             E::Validation(errors) => ApiError::fields(errors),
+            E::Unavailable(cause) => ApiError::unavailable(cause.as_ref()),
             E::Internal(cause) => ApiError::internal(cause.as_ref()),
         }
     }

@@ -119,7 +119,7 @@ pub fn complete(mut api: OpenApi, settings: &Settings) -> serde_json::Value {
     let mut doc = serde_json::to_value(&api).expect("an OpenAPI document is JSON");
     djoser_bodies(&mut doc, settings);
     complete_json(&mut doc);
-    document_transport(&mut doc);
+    document_transport(&mut doc, settings);
     unique_operation_ids(&mut doc);
     doc
 }
@@ -127,8 +127,11 @@ pub fn complete(mut api: OpenApi, settings: &Settings) -> serde_json::Value {
 /// The answers the layers around every handler give, as shared responses:
 /// 408 for a request still unanswered after `server.request_timeout_secs`, 413
 /// and 415 for a body too large or of a type no reader takes, and 406 from
-/// Djoser's views (DRF renders JSON only) for an `Accept` without JSON.
-fn document_transport(doc: &mut serde_json::Value) {
+/// Djoser's views (DRF renders JSON only) for an `Accept` without JSON;
+/// 429 wherever a budget is spent (every path but the probes, while
+/// `rate_limit.enabled`) and 503 wherever the database is asked (every
+/// path but `/healthz/`), both with `Retry-After`.
+fn document_transport(doc: &mut serde_json::Value, settings: &Settings) {
     use serde_json::json;
     let detail = |description: &str| {
         json!({
@@ -136,11 +139,22 @@ fn document_transport(doc: &mut serde_json::Value) {
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Detail"}}},
         })
     };
+    let retry = |mut response: serde_json::Value| {
+        response["headers"] = json!({"Retry-After": {
+            "description": "Seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 0},
+        }});
+        response
+    };
     doc["components"]["responses"] = json!({
         "NotAcceptable": detail("`Accept` admits no JSON"),
         "RequestTimeout": detail("The request took longer than `server.request_timeout_secs`"),
         "PayloadTooLarge": detail("The body is larger than `server.max_body_bytes`"),
         "UnsupportedMediaType": detail("The body is of a type this operation does not read"),
+        "Throttled": retry(detail("A `[rate_limit]` budget is spent; `Retry-After` says when it is not")),
+        "ServiceUnavailable": retry(detail(
+            "The database could not be reached within `database.acquire_timeout_ms`, or stayed locked",
+        )),
     });
     let shared = |name: &str| json!({"$ref": format!("#/components/responses/{name}")});
     let Some(paths) = doc["paths"].as_object_mut() else {
@@ -148,6 +162,9 @@ fn document_transport(doc: &mut serde_json::Value) {
     };
     for (path, item) in paths.iter_mut() {
         let djoser = path.starts_with("/auth/");
+        let throttled = settings.rate_limit.enabled
+            && super::throttle::class_of(&axum::http::Method::GET, path).is_some();
+        let asks_database = path != "/healthz/";
         for op in item
             .as_object_mut()
             .into_iter()
@@ -162,6 +179,12 @@ fn document_transport(doc: &mut serde_json::Value) {
             }
             if djoser {
                 responses["406"] = shared("NotAcceptable");
+            }
+            if throttled {
+                responses["429"] = shared("Throttled");
+            }
+            if asks_database && responses.get("503").is_none() {
+                responses["503"] = shared("ServiceUnavailable");
             }
         }
     }

@@ -41,7 +41,11 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers a query. With `rate_limit.redis_url`
+/// How long readiness waits for the database: a load balancer's probe
+/// gets its answer well inside its own timeout.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Readiness: the database answers a query (within two seconds). With `rate_limit.redis_url`
 /// set and Redis not answering, the node is still ready (it keeps its own
 /// budgets) and `detail` says so.
 #[utoipa::path(get, path = "/readyz/", tag = "ops",
@@ -55,7 +59,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         )),
         _ => None,
     };
-    match state.store.ping().await {
+    match state.store.ping(READY_WITHIN).await {
         Ok(()) => (
             StatusCode::OK,
             Json(Health {

@@ -171,6 +171,9 @@ pub struct JwtKeys {
     /// HMAC-SHA256 already keyed with the secret; cloned for each token.
     mac: Hmac<Sha256>,
     decoding: DecodingKey,
+    /// Former keys (`security.secret_key_fallbacks`): tokens they signed
+    /// still verify, none is signed with them.
+    fallbacks: Vec<DecodingKey>,
     validation: Validation,
     access_lifetime: i64,
     refresh_lifetime: i64,
@@ -211,12 +214,24 @@ impl JwtKeys {
         Self {
             mac: Hmac::<Sha256>::new(&hmac_key_block(secret.as_bytes()).into()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
+            fallbacks: Vec::new(),
             validation,
             access_lifetime: access_lifetime_secs,
             refresh_lifetime: refresh_lifetime_secs,
             leeway: i64::try_from(leeway_secs).unwrap_or(i64::MAX),
             checked: Arc::new(CheckedTokens::default()),
         }
+    }
+
+    /// Also accepts tokens signed with any of `fallbacks` (Django's
+    /// `SECRET_KEY_FALLBACKS`), so rotating the secret key signs nobody
+    /// out; only the current key signs.
+    pub fn with_fallbacks(mut self, fallbacks: &[String]) -> Self {
+        self.fallbacks = fallbacks
+            .iter()
+            .map(|k| DecodingKey::from_secret(k.as_bytes()))
+            .collect();
+        self
     }
 
     /// A refresh and an access token for a login at `now`: both share `iat`,
@@ -382,9 +397,19 @@ impl JwtKeys {
         token: &str,
         now: OffsetDateTime,
     ) -> Result<Map<String, Value>, JwtError> {
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
-                .map_err(|_| JwtError::Invalid)?;
+        let decode = |key: &DecodingKey| {
+            jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation)
+        };
+        let mut decoded = decode(&self.decoding);
+        for key in &self.fallbacks {
+            match &decoded {
+                Err(e) if *e.kind() == jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                    decoded = decode(key);
+                }
+                _ => break,
+            }
+        }
+        let data = decoded.map_err(|_| JwtError::Invalid)?;
         if data.header.crit.is_some() {
             return Err(JwtError::Invalid);
         }

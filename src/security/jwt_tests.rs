@@ -656,3 +656,38 @@ fn checked_access_tokens_are_bounded() {
     assert!(kept <= CHECKED_TOKENS_MAX, "{kept}");
     assert!(kept > 0);
 }
+
+#[test]
+fn fallback_keys_verify_but_never_sign() {
+    let old = JwtKeys::new("the old secret key", ACCESS, REFRESH, 0);
+    let pair = old.issue_pair(5, NOW);
+    let rotated =
+        JwtKeys::new(SECRET, ACCESS, REFRESH, 0).with_fallbacks(&["the old secret key".into()]);
+    assert_eq!(
+        rotated.decode_access(&pair.access, NOW).unwrap().user_id,
+        "5"
+    );
+    assert!(
+        rotated
+            .decode(&pair.refresh, Some(TokenType::Refresh), NOW)
+            .is_ok()
+    );
+    // What the rotated keys sign, the old key alone does not accept: the
+    // current key signs.
+    let fresh = rotated.issue_pair(5, NOW);
+    assert_eq!(
+        old.decode_access(&fresh.access, NOW),
+        Err(JwtError::Invalid)
+    );
+    // Without the fallback, the old token is refused.
+    assert_eq!(
+        keys().decode_access(&pair.access, NOW),
+        Err(JwtError::Invalid)
+    );
+    // A fallback does not rescue a token whose other checks fail.
+    let late = NOW + time::Duration::seconds(ACCESS + 1);
+    assert_eq!(
+        rotated.decode_access(&pair.access, late),
+        Err(JwtError::Expired)
+    );
+}

@@ -7,7 +7,9 @@
 //! same version numbers.
 
 mod access;
+mod lockouts;
 pub use access::RoleMembers;
+pub use lockouts::Lockout;
 mod outbox;
 mod profiles;
 mod roles;
@@ -112,6 +114,43 @@ pub enum StoreError {
     Setup(String),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached or was too busy to answer
+    /// in time — a fault to retry later (503), not a bug (500): the pool
+    /// timed out or is closed, the connection broke, PostgreSQL refused
+    /// connections or is shutting down, SQLite stayed locked past
+    /// `database.busy_timeout_ms`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => unavailable(e),
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => unavailable(e),
+            _ => false,
+        }
+    }
+}
+
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: class 08 (connection exceptions), too many
+            // connections, shutting down or starting up (SQLSTATE).
+            // SQLite: SQLITE_BUSY and SQLITE_LOCKED with their extended
+            // codes (the low byte is the primary code).
+            code.starts_with("08")
+                || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
+                || code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+        }
+        _ => false,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -160,6 +199,7 @@ impl Store {
             let sqlite_file = (!in_memory).then(|| file.to_path_buf());
             let pool = SqlitePoolOptions::new()
                 .max_connections(max)
+                .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
                 .connect_with(options)
                 .await?;
             Ok(Store {
@@ -171,7 +211,7 @@ impl Store {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
                 .connect_with(options)
                 .await?;
             Ok(Store {
@@ -242,10 +282,17 @@ impl Store {
         })
     }
 
-    /// A round trip to the database (readiness).
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(())
+    /// A round trip to the database (readiness), given at most `within`:
+    /// a connection that hangs (a peer that vanished without closing)
+    /// counts as unreachable.
+    pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
+        let ping = async {
+            on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))
+        };
+        match tokio::time::timeout(within, ping).await {
+            Ok(answer) => answer.map(|_| ()).map_err(StoreError::from),
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        }
     }
 
     /// Keeps the case-insensitive unique index on e-mail in step with

@@ -1,78 +1,15 @@
 //! The issues' acceptance runs, as a new user would try them: the real
 //! binary on a real port, a real SMTP server, HTTP from outside.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Backend, TestDb, smtp::SmtpSink};
-
-/// `doorman serve` on a free port with the given extra settings; returns
-/// the child and its base URL.
-fn serve(db: &TestDb, env: &[(&str, String)]) -> (Served, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_doorman"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("DOORMAN_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("DOORMAN_DATABASE__URL", &db.url)
-        .env(
-            "DOORMAN_SECURITY__SECRET_KEY",
-            "acceptance-secret-key-0123456789-abcdefghij",
-        )
-        .env("DOORMAN_SECURITY__DANGER_FAST_HASHING_FOR_TESTS", "true")
-        .env("DOORMAN_SERVER__LISTEN", "127.0.0.1:0")
-        .env("DOORMAN_LOG__FORMAT", "json")
-        .env("DOORMAN_LOG__LEVEL", "info")
-        .current_dir(std::env::temp_dir())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.arg("serve").spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut port = None;
-    for line in lines.by_ref().take(100) {
-        let line = line.unwrap();
-        if let Ok(entry) = serde_json::from_str::<Value>(&line)
-            && entry["fields"]["message"] == "doorman listening"
-        {
-            port = entry["fields"]["port"].as_u64();
-            break;
-        }
-    }
-    // Keep draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    let port = port.expect("the server logs its port");
-    (Served(Some(child)), format!("http://127.0.0.1:{port}"))
-}
-
-/// The served process; killed if a failing assertion leaves it running.
-struct Served(Option<Child>);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn stop(mut served: Served) {
-    let mut child = served.0.take().expect("running");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "clean exit: {status:?}");
-}
+use crate::support::{
+    Backend, TestDb,
+    served::{serve, stop},
+    smtp::SmtpSink,
+};
 
 /// The `{uid}/{token}` after `marker` in a mail's text.
 fn link_parts(text: &str, marker: &str) -> (String, String) {

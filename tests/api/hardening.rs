@@ -225,3 +225,69 @@ async fn pictures_are_bounded_by_decoded_bytes_not_pixels() {
         "{message}"
     );
 }
+
+/// Rotating the secret key with the old one in `secret_key_fallbacks`
+/// signs nobody out: access and refresh tokens signed with the old key
+/// still work, new ones are signed with the new key only.
+async fn rotating_the_secret_key_keeps_jwts_valid(backend: Backend) {
+    let before = TestApp::new(backend).await;
+    let r = post(
+        &before,
+        "/auth/users/",
+        json!({"username": "rotor", "password": "a-Sturdy-pass-42", "email": "rotor@example.com"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let pair = post(
+        &before,
+        "/auth/jwt/create/",
+        json!({"username": "rotor", "password": "a-Sturdy-pass-42"}),
+    )
+    .await
+    .json();
+    let old_key = before.state.settings.security.secret_key.clone().unwrap();
+
+    let mut settings = crate::support::test_settings(&before.db);
+    settings.security.secret_key =
+        Some("the-new-secret-key-after-rotation-0123456789-abcdefgh".into());
+    settings.security.secret_key_fallbacks = vec![old_key];
+    let state = doorman::build_state(settings, doorman::BuildOptions::default())
+        .await
+        .unwrap();
+    let after = doorman::http::app(state);
+    let access = pair["access"].as_str().unwrap();
+    assert_eq!(me(&after, access).await.status, StatusCode::OK);
+    let request = Request::post("/auth/jwt/refresh/")
+        .header("host", crate::support::TEST_HOST)
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"refresh": pair["refresh"]}).to_string()))
+        .unwrap();
+    let refreshed = crate::support::send(&after, request).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{refreshed:?}");
+    let fresh = refreshed.json()["access"].as_str().unwrap().to_string();
+    assert_eq!(me(&after, &fresh).await.status, StatusCode::OK);
+    // Signed with the new key: a node still on the old key alone refuses it.
+    assert_eq!(
+        me(&before.router, &fresh).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn me(router: &axum::Router, access: &str) -> crate::support::TestResponse {
+    let request = Request::get("/auth/users/me/")
+        .header("host", crate::support::TEST_HOST)
+        .header("authorization", format!("Bearer {access}"))
+        .body(Body::empty())
+        .unwrap();
+    crate::support::send(router, request).await
+}
+
+#[tokio::test]
+async fn sqlite_rotating_the_secret_key_keeps_jwts_valid() {
+    rotating_the_secret_key_keeps_jwts_valid(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn postgres_rotating_the_secret_key_keeps_jwts_valid() {
+    rotating_the_secret_key_keeps_jwts_valid(Backend::Postgres).await
+}

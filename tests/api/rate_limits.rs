@@ -5,19 +5,17 @@
 //! a served request does; each test uses addresses of its own (random
 //! ones where Redis keeps budgets across runs).
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::{
-    body::Body,
-    extract::ConnectInfo,
-    http::{Method, Request, StatusCode},
-};
-use doorman::config::{Cidr, Limit, Rate, Settings};
-use serde_json::{Value, json};
+use axum::http::{Method, StatusCode};
+use doorman::config::{Cidr, Settings};
+use serde_json::json;
 
 use crate::{
     on_both_backends,
-    support::{Backend, TestApp, TestResponse, people::PW},
+    support::{
+        Backend, TestApp,
+        limits::{assert_throttled, login_from, only, post_from, rate},
+        people::PW,
+    },
 };
 
 on_both_backends!(
@@ -31,80 +29,10 @@ on_both_backends!(
     mails_to_a_changed_login_spend_the_recipient_budget,
 );
 
-fn rate(text: &str) -> Limit {
-    Limit(Rate::parse(text).unwrap())
-}
-
-/// Limits off but the ones a test turns on.
-fn only(s: &mut Settings, set: impl FnOnce(&mut doorman::config::RateLimitSettings)) {
-    let r = &mut s.rate_limit;
-    for limit in [
-        &mut r.login_failures_per_account,
-        &mut r.login_failures_per_address,
-        &mut r.logins_per_address,
-        &mut r.registrations_per_address,
-        &mut r.mail_per_address,
-        &mut r.mail_per_recipient,
-        &mut r.confirms_per_address,
-        &mut r.refreshes_per_address,
-        &mut r.requests_per_address,
-    ] {
-        *limit = Limit(None);
-    }
-    r.enabled = true;
-    set(r);
-}
-
 async fn app_with(app: TestApp, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let backend = app.db.backend;
     drop(app);
     TestApp::with_settings(backend, tweak).await
-}
-
-/// `POST path` with a JSON body from `from`, with extra headers.
-async fn post_from(
-    app: &TestApp,
-    from: &str,
-    path: &str,
-    body: Value,
-    headers: &[(&str, &str)],
-) -> TestResponse {
-    let ip: IpAddr = from.parse().unwrap();
-    let mut builder = Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header("content-type", "application/json");
-    for (k, v) in headers {
-        builder = builder.header(*k, *v);
-    }
-    let mut request = builder.body(Body::from(body.to_string())).unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::new(ip, 40_000)));
-    app.send(request).await
-}
-
-async fn login_from(app: &TestApp, from: &str, username: &str, password: &str) -> StatusCode {
-    post_from(
-        app,
-        from,
-        "/auth/jwt/create/",
-        json!({"username": username, "password": password}),
-        &[],
-    )
-    .await
-    .status
-}
-
-fn assert_throttled(r: &TestResponse) {
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
-    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
-    assert!(wait >= 1);
-    let unit = if wait == 1 { "second" } else { "seconds" };
-    assert_eq!(
-        r.json(),
-        json!({"detail": format!("Request was throttled. Expected available in {wait} {unit}.")})
-    );
 }
 
 async fn failed_logins_lock_one_address_out_of_one_account(app: TestApp) {

@@ -292,7 +292,7 @@ impl Users {
 
     /// Refuses unless `caller` may change `target` (and, for a new
     /// username or e-mail, its credentials); see `access`.
-    async fn authorize_change(
+    pub(super) async fn authorize_change(
         &self,
         caller: &Principal,
         target: &User,

@@ -8,6 +8,7 @@
 //! Handlers only read the caller the check has put in the request.
 
 mod admin_users;
+mod lockouts;
 mod pagination;
 mod profile;
 mod provinces;
@@ -83,6 +84,16 @@ pub const ACCESS: &[(&str, &str, Rule)] = &[
         "/api/auth/users/{id}/delete/",
         Rule::Admin("auth.delete_user"),
     ),
+    (
+        "GET",
+        "/api/auth/users/{id}/lockouts/",
+        Rule::Admin("auth.view_user"),
+    ),
+    (
+        "DELETE",
+        "/api/auth/users/{id}/lockouts/",
+        Rule::Admin("auth.change_user"),
+    ),
     ("GET", "/api/auth/roles/", Rule::Authenticated),
     (
         "POST",
@@ -145,6 +156,7 @@ pub fn routes(state: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(user_profile::routes())
         .merge(provinces::routes())
         .merge(admin_users::routes())
+        .merge(lockouts::routes())
         .merge(roles::routes());
     match state {
         Some(state) => router.route_layer(axum::middleware::from_fn_with_state(state, enforce)),

@@ -297,7 +297,7 @@ async fn end_session(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn rfc3339(t: crate::store::Timestamp) -> String {
+pub(super) fn rfc3339(t: crate::store::Timestamp) -> String {
     t.0.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| timestamp_text(t))
 }

@@ -8,7 +8,10 @@ pub mod apps;
 pub mod client;
 pub mod grants;
 pub mod images;
+pub mod limits;
 pub mod people;
+pub mod proxy;
+pub mod served;
 pub mod smtp;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,0 +1,70 @@
+//! Lockouts as admins see them: where a user's failed-login budget ran out
+//! (recorded when an attempt was refused), and clearing them — from the
+//! Accounts API as an admin who may manage the user, or from the CLI.
+
+use time::{Duration as TimeDuration, OffsetDateTime};
+
+use super::Users;
+use crate::{
+    domain::{Error, access::Principal},
+    store::{Lockout, Timestamp},
+};
+
+impl Users {
+    /// Records, off the request's path, that a login for `user_id` from
+    /// `address` was refused for `retry_after_secs` more seconds: the write
+    /// must not make a known account's refusal slower than an unknown's.
+    pub(super) fn note_lockout(&self, user_id: i32, address: &str, retry_after_secs: u64) {
+        let store = self.store.clone();
+        let address = address.to_string();
+        let until = OffsetDateTime::now_utc()
+            + TimeDuration::seconds(i64::try_from(retry_after_secs).unwrap_or(i64::MAX / 2));
+        tokio::spawn(async move {
+            if let Err(e) = store
+                .record_lockout(user_id, &address, Timestamp(until))
+                .await
+            {
+                tracing::warn!(user_id, error = %e, "cannot record a lockout");
+            }
+        });
+    }
+
+    /// The user's lockouts in force. `caller`: the admin asking (who must
+    /// be allowed to manage the user), or `None` for the operator (CLI).
+    pub async fn lockouts(
+        &self,
+        caller: Option<&Principal>,
+        user_id: i32,
+    ) -> Result<Vec<Lockout>, Error> {
+        self.authorize_lockouts(caller, user_id).await?;
+        Ok(self.store.lockouts(user_id).await?)
+    }
+
+    /// Clears the user's lockouts everywhere (every node, Redis), so they
+    /// can sign in again at once from the addresses that were refused;
+    /// returns how many were in force. The per-address budgets are the
+    /// address's own and are left alone.
+    pub async fn unlock(&self, caller: Option<&Principal>, user_id: i32) -> Result<u64, Error> {
+        self.authorize_lockouts(caller, user_id).await?;
+        let mut tx = self.store.begin().await?;
+        let cleared = tx.clear_lockouts(user_id).await?;
+        tx.commit().await?;
+        Ok(cleared)
+    }
+
+    async fn authorize_lockouts(
+        &self,
+        caller: Option<&Principal>,
+        user_id: i32,
+    ) -> Result<(), Error> {
+        let target = self
+            .store
+            .find_user_by_id(user_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if let Some(caller) = caller {
+            self.authorize_change(caller, &target, false).await?;
+        }
+        Ok(())
+    }
+}
