@@ -59,6 +59,7 @@ pub struct Settings {
     pub accounts: AccountsSettings,
     pub media: MediaSettings,
     pub rate_limit: RateLimitSettings,
+    pub audit: AuditSettings,
     pub log: LogSettings,
 }
 
@@ -568,6 +569,22 @@ impl Default for LogSettings {
         Self {
             format: LogFormat::Human,
             level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Days the audit trail keeps an event; older ones are dropped hourly.
+    /// 0 keeps every event.
+    pub retention_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
         }
     }
 }

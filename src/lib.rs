@@ -156,11 +156,14 @@ pub async fn build_state(
     );
     let limits = limits::Limits::new(&settings.rate_limit).map_err(StartError::RateLimit)?;
     let settings = Arc::new(settings);
+    let metrics = Arc::new(metrics::Metrics::default());
+    let audit = domain::audit::Audit::new(metrics.clone());
     let users = Users::new(
         store.clone(),
         passwords,
         mailer.clone(),
         limits.clone(),
+        audit,
         settings.clone(),
     );
     let flows = domain::flows::Flows::new(users.clone());
@@ -172,7 +175,7 @@ pub async fn build_state(
         flows,
         mailer,
         transport: Arc::new(transport),
-        metrics: Arc::new(metrics::Metrics::default()),
+        metrics,
         limits,
     }))
 }
@@ -235,6 +238,7 @@ impl App {
         let (stop_worker, worker_stop_rx) = tokio::sync::watch::channel(false);
         // Housekeeping at start and then hourly, in the background:
         // denylisted refresh tokens past their expiry, lockouts that ended,
+        // audit events past `audit.retention_days`,
         // and pictures orphaned
         // by a crash between file and row.
         let sweep_state = self.state.clone();
@@ -251,6 +255,20 @@ impl App {
                 }
                 if let Err(e) = sweep_state.store.purge_lockouts().await {
                     tracing::warn!(error = %e, "could not purge ended lockouts");
+                }
+                let days = sweep_state.settings.audit.retention_days;
+                if days > 0 {
+                    let before =
+                        time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+                    match sweep_state
+                        .store
+                        .purge_audit(store::Timestamp(before))
+                        .await
+                    {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(removed = n, "dropped audit events past retention"),
+                        Err(e) => tracing::warn!(error = %e, "could not drop old audit events"),
+                    }
                 }
                 let media = &sweep_state.settings.media;
                 let hour = Duration::from_secs(3600);

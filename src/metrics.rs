@@ -26,6 +26,8 @@ pub struct Metrics {
     pub mail_sent: Counter,
     pub mail_failed: Counter,
     pub mail_retried: Counter,
+    /// Audit records written by this process, per event kind.
+    audit: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 /// Gauges read from the database at scrape time.
@@ -36,6 +38,11 @@ pub struct Gauges {
 }
 
 impl Metrics {
+    pub fn count_audit(&self, kind: &'static str) {
+        let mut audit = self.audit.lock().unwrap_or_else(|e| e.into_inner());
+        *audit.entry(kind).or_default() += 1;
+    }
+
     pub fn render(&self, gauges: Gauges) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: String| {
@@ -74,6 +81,15 @@ impl Metrics {
             "E-mails marked failed and kept in the outbox.",
             gauges.mail_failed_stored.to_string(),
         );
+        let audit = self.audit.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP doorman_audit_events_total Audit records written by this process, by kind.\n\
+             # TYPE doorman_audit_events_total counter"
+        );
+        for (kind, n) in audit.iter() {
+            let _ = writeln!(out, "doorman_audit_events_total{{kind=\"{kind}\"}} {n}");
+        }
         out
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. Each returns `anyhow::Result`;
 //! `main` prints the error chain to stderr and exits non-zero.
 
+mod audit;
 mod changepassword;
 mod check;
 mod createsuperuser;
@@ -53,6 +54,9 @@ pub enum Command {
         /// The username.
         username: String,
     },
+    /// Read the audit trail of security events.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Show and clear a user's failed-login lockouts (every address, every
     /// node).
     Unlock(unlock::Args),
@@ -143,6 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Createsuperuser(args) => createsuperuser::run(settings, args).await,
         Command::Changepassword { username } => changepassword::run(settings, &username).await,
         Command::Unlock(args) => unlock::run(settings, args).await,
+        Command::Audit(command) => audit::run(settings, command).await,
         Command::Check => check::run(settings).await,
         Command::Mail(command) => mail::run(settings, command).await,
         Command::Provinces(command) => provinces::run(settings, command).await,

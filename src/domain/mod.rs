@@ -2,6 +2,7 @@
 //! operations shared by the CLI and the APIs, and the domain error enum.
 
 pub mod access;
+pub mod audit;
 mod error;
 pub mod flows;
 pub mod profiles;

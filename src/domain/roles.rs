@@ -11,6 +11,7 @@
 use super::{
     Error,
     access::{self, Principal},
+    audit::{Audit, Event, Kind},
 };
 use crate::{
     config::AccountsSettings,
@@ -84,6 +85,7 @@ pub async fn find_role(store: &Store, id: i32) -> Result<Role, Error> {
 /// a full admin).
 pub async fn create_role(
     store: &Store,
+    audit: &Audit,
     settings: &AccountsSettings,
     caller: &Principal,
     name: &RoleName,
@@ -96,6 +98,10 @@ pub async fn create_role(
         .insert_role(name.as_str())
         .await
         .map_err(conflict_as_name_taken)?;
+    let event = Event::new(Kind::RoleCreated, None, name.as_str())
+        .by(Some(caller.user.id))
+        .detail(format!("role {id}"));
+    audit.alone(store, event).await;
     Ok(Role {
         id,
         name: name.as_str().to_string(),
@@ -107,6 +113,7 @@ pub async fn create_role(
 /// without `name`); see `access::may_change_role`.
 pub async fn rename_role(
     store: &Store,
+    audit: &Audit,
     settings: &AccountsSettings,
     caller: &Principal,
     id: i32,
@@ -132,6 +139,10 @@ pub async fn rename_role(
     if !renamed {
         return Err(Error::NotFound);
     }
+    let event = Event::new(Kind::RoleChanged, None, name.as_str())
+        .by(Some(caller.user.id))
+        .detail(format!("role {id} renamed from {}", role.name));
+    audit.alone(store, event).await;
     role.name = name.as_str().to_string();
     Ok(role)
 }
@@ -141,6 +152,7 @@ pub async fn rename_role(
 /// admin: deleting it changes its members).
 pub async fn delete_role(
     store: &Store,
+    audit: &Audit,
     settings: &AccountsSettings,
     caller: &Principal,
     id: i32,
@@ -150,10 +162,14 @@ pub async fn delete_role(
     // Deleting takes every permission of the role from its members.
     access::check_permission_grants(caller, &role.permissions)?;
     access::may_change_members(settings, caller, &store.role_members(id).await?)?;
-    match store.delete_role(id).await? {
-        true => Ok(()),
-        false => Err(Error::NotFound),
+    if !store.delete_role(id).await? {
+        return Err(Error::NotFound);
     }
+    let event = Event::new(Kind::RoleDeleted, None, &role.name)
+        .by(Some(caller.user.id))
+        .detail(format!("role {id}"));
+    audit.alone(store, event).await;
+    Ok(())
 }
 
 /// Replaces the permissions of role `id` with `ids` (duplicates allowed),
@@ -162,6 +178,7 @@ pub async fn delete_role(
 /// granted or taken away.
 pub async fn set_role_permissions(
     store: &Store,
+    audit: &Audit,
     settings: &AccountsSettings,
     caller: &Principal,
     id: i32,
@@ -197,6 +214,12 @@ pub async fn set_role_permissions(
     }
     tx.replace_role_permissions(id, &candidates).await?;
     let role = tx.role(id).await?.ok_or(Error::NotFound)?;
+    if !changed.is_empty() {
+        let event = Event::new(Kind::RoleChanged, None, &role.name)
+            .by(Some(caller.user.id))
+            .detail(format!("role {id}: permissions now {:?}", role.permissions));
+        audit.in_tx(&mut tx, event).await?;
+    }
     tx.commit().await?;
     Ok(role)
 }

@@ -4,7 +4,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use super::{Error, password::Password};
+use super::{
+    Error,
+    audit::{Audit, Event, Kind},
+    password::Password,
+};
 use crate::security::validators;
 use crate::{
     config::{LoginField, Settings},
@@ -36,6 +40,7 @@ pub struct Users {
     limits: Limits,
     tokens: Arc<TokenGenerator>,
     settings: Arc<Settings>,
+    audit: Audit,
 }
 
 impl Users {
@@ -44,6 +49,7 @@ impl Users {
         passwords: PasswordService,
         mailer: Mailer,
         limits: Limits,
+        audit: Audit,
         settings: Arc<Settings>,
     ) -> Self {
         let key = settings.security.secret_key.clone().unwrap_or_default();
@@ -60,6 +66,7 @@ impl Users {
             limits,
             tokens: Arc::new(tokens),
             settings,
+            audit,
         }
     }
 
@@ -103,6 +110,11 @@ impl Users {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The audit trail (records and their counters).
+    pub fn audit(&self) -> &Audit {
+        &self.audit
     }
 
     /// Runs the configured password validators against `password` for a
@@ -192,6 +204,10 @@ impl Users {
             if let Some(user_id) = owner {
                 self.note_lockout(user_id, from, throttled.retry_after_secs);
             }
+            let event = Event::new(Kind::LoginFailed, owner, login)
+                .refused()
+                .detail("failed-login budget spent at this address");
+            self.audit.alone(&self.store, event).await;
             return Err(throttled.into());
         }
         let mut result = Err(Error::InvalidCredentials);
@@ -201,6 +217,27 @@ impl Users {
             if !matches!(result, Err(Error::InvalidCredentials)) {
                 break;
             }
+        }
+        // Recorded for known and unknown logins alike, before the padding,
+        // so the write costs both the same.
+        let event = match &result {
+            Ok(user) => Some(
+                Event::new(Kind::LoginSucceeded, Some(user.id), &user.username).by(Some(user.id)),
+            ),
+            Err(Error::InvalidCredentials) => Some(
+                Event::new(Kind::LoginFailed, owner, login)
+                    .failed()
+                    .detail("wrong password or no such account"),
+            ),
+            Err(Error::Inactive) => Some(
+                Event::new(Kind::LoginFailed, owner, login)
+                    .failed()
+                    .detail("inactive account"),
+            ),
+            Err(_) => None,
+        };
+        if let Some(event) = event {
+            self.audit.alone(&self.store, event).await;
         }
         if result.is_err() {
             // Every failure takes as long as the slowest check seen: an

@@ -150,9 +150,18 @@ async fn framed(frame: Frame, mut req: Request, next: Next) -> Response {
         request_id = request_id.to_str().unwrap_or(""),
     );
     let method = req.method().clone();
+    let context = crate::domain::audit::Context {
+        address: client.text(),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default(),
+        request_id: request_id.to_str().unwrap_or("").to_string(),
+    };
     let handled = tokio::time::timeout(
         frame.timeout,
-        AssertUnwindSafe(next.run(req)).catch_unwind(),
+        crate::domain::audit::within(context, AssertUnwindSafe(next.run(req)).catch_unwind()),
     )
     .instrument(span.clone())
     .await;

@@ -25,26 +25,27 @@ impl Store {
     }
 
     /// Notes a refused attempt: the lockout at `address` lasts until
-    /// `until` (later refusals move it on and count).
+    /// `until` (later refusals move it on and count). `true` when this
+    /// began a lockout (the first refusal there).
     pub async fn record_lockout(
         &self,
         user_id: i32,
         address: &str,
         until: Timestamp,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let (refused,): (i32,) = on_pool!(self, pool => sqlx::query_as(
             "INSERT INTO doorman_lockout (user_id, address, locked_until, refused) \
              VALUES ($1, $2, $3, 1) \
              ON CONFLICT (user_id, address) DO UPDATE SET \
-             locked_until = excluded.locked_until, refused = doorman_lockout.refused + 1",
+             locked_until = excluded.locked_until, refused = doorman_lockout.refused + 1 \
+             RETURNING refused",
         )
         .bind(user_id)
         .bind(address)
         .bind(until)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
+        .fetch_one(pool)
+        .await)?;
+        Ok(refused == 1)
     }
 
     /// The user's lockouts still in force, the latest-ending first.

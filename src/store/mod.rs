@@ -7,6 +7,7 @@
 //! same version numbers.
 
 mod access;
+mod audit;
 mod lockouts;
 pub use access::RoleMembers;
 pub use lockouts::Lockout;

@@ -26,7 +26,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("mail", &["config", "metrics", "model", "store"]),
     (
         "domain",
-        &["config", "limits", "mail", "model", "security", "store"],
+        &[
+            "config", "limits", "mail", "metrics", "model", "security", "store",
+        ],
     ),
     (
         "http",

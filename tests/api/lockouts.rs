@@ -14,7 +14,7 @@ use crate::{
         Backend, TestApp, TestDb,
         limits::{assert_throttled, login_from, only, post_from, rate},
         people::PW,
-        served::{serve, stop},
+        served::{cli, serve, stop},
     },
 };
 
@@ -227,18 +227,7 @@ async fn the_cli_unlocks_a_running_server(backend: Backend) {
         429
     );
 
-    let unlock = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_doorman"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DOORMAN_DATABASE__URL", &db.url)
-            .env("DOORMAN_LOG__LEVEL", "warn")
-            .current_dir(std::env::temp_dir())
-            .arg("unlock")
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let unlock = |args: &[&str]| cli(&db).arg("unlock").args(args).output().unwrap();
     // The refusal's record is written just after the answer.
     let deadline = Instant::now() + Duration::from_secs(5);
     let listed = loop {

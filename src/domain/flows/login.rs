@@ -61,7 +61,17 @@ impl Flows {
 
     async fn apply_login_change(&self, tx: &mut Tx, id: i32, value: &str) -> Result<(), FlowError> {
         match tx.update_user(id, &self.login_change(value)).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                let kind = match self.users.settings().users.login_field {
+                    LoginField::Username => Kind::UsernameChanged,
+                    LoginField::Email => Kind::EmailChanged,
+                };
+                let event = Event::new(kind, Some(id), value)
+                    .by_target()
+                    .detail(format!("now {value}"));
+                self.users.audit().in_tx(tx, event).await?;
+                Ok(())
+            }
             Err(e) => {
                 let name = format!("new_{}", self.users.settings().users.login_field.name());
                 Err(conflict_as_field(e, Some(&name)).into())

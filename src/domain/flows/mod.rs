@@ -10,6 +10,7 @@
 
 use super::{
     Error,
+    audit::{Event, Kind},
     password::Password,
     sessions,
     users::{
@@ -131,6 +132,10 @@ impl Flows {
     pub async fn logout_all(&self, user_id: i32) -> Result<(), FlowError> {
         let mut tx = self.users.store().begin().await?;
         let revoked = sessions::revoke_all(&mut tx, user_id, None).await?;
+        let event = Event::new(Kind::TokensRevoked, Some(user_id), "")
+            .by(Some(user_id))
+            .detail("logout_all: every token and JWT");
+        self.users.audit().in_tx(&mut tx, event).await?;
         tx.commit().await?;
         revoked.settle().await;
         Ok(())
@@ -141,6 +146,10 @@ impl Flows {
     pub async fn delete_all_tokens(&self, user_id: i32) -> Result<(), FlowError> {
         let mut tx = self.users.store().begin().await?;
         tx.delete_user_tokens(user_id, None).await?;
+        let event = Event::new(Kind::Logout, Some(user_id), "")
+            .by(Some(user_id))
+            .detail("token/logout with a JWT: every opaque token");
+        self.users.audit().in_tx(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

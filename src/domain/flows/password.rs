@@ -30,6 +30,14 @@ impl Flows {
         self.users
             .queue(&mut tx, kind, &user, Some((pattern, &token)))
             .await?;
+        let what = if username {
+            "username reset link sent"
+        } else {
+            "password reset link sent"
+        };
+        let event =
+            Event::new(Kind::PasswordResetRequested, Some(user.id), &user.username).detail(what);
+        self.users.audit().in_tx(&mut tx, event).await?;
         tx.commit().await?;
         self.users.mailer().wake();
         Ok(())
@@ -57,6 +65,9 @@ impl Flows {
                 Some((&pattern, &token)),
             )
             .await?;
+        let event = Event::new(Kind::PasswordResetRequested, Some(user.id), &user.username)
+            .detail("password reset link sent (Accounts API)");
+        self.users.audit().in_tx(&mut tx, event).await?;
         tx.commit().await?;
         self.users.mailer().wake();
         Ok(Some((encode_uid(user.id), token)))

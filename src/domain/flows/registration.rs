@@ -51,6 +51,8 @@ impl Flows {
             },
         )
         .await?;
+        let event = Event::new(Kind::Activated, Some(user.id), &user.username).by_target();
+        self.users.audit().in_tx(&mut tx, event).await?;
         if self.users.settings().djoser.send_confirmation_email {
             self.users
                 .queue(&mut tx, MessageKind::Confirmation, &user, None)

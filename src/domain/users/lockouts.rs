@@ -4,9 +4,13 @@
 
 use time::{Duration as TimeDuration, OffsetDateTime};
 
-use super::Users;
+use super::{User, Users};
 use crate::{
-    domain::{Error, access::Principal},
+    domain::{
+        Error,
+        access::Principal,
+        audit::{self, Event, Kind},
+    },
     store::{Lockout, Timestamp},
 };
 
@@ -16,17 +20,27 @@ impl Users {
     /// must not make a known account's refusal slower than an unknown's.
     pub(super) fn note_lockout(&self, user_id: i32, address: &str, retry_after_secs: u64) {
         let store = self.store.clone();
+        let audit = self.audit.clone();
         let address = address.to_string();
         let until = OffsetDateTime::now_utc()
             + TimeDuration::seconds(i64::try_from(retry_after_secs).unwrap_or(i64::MAX / 2));
-        tokio::spawn(async move {
-            if let Err(e) = store
+        // The spawned task has no request of its own: it carries this one's.
+        let context = audit::current();
+        tokio::spawn(audit::within(context, async move {
+            match store
                 .record_lockout(user_id, &address, Timestamp(until))
                 .await
             {
-                tracing::warn!(user_id, error = %e, "cannot record a lockout");
+                Ok(true) => {
+                    let event = Event::new(Kind::Lockout, Some(user_id), "")
+                        .refused()
+                        .detail(format!("failed-login budget spent at {address}"));
+                    audit.alone(&store, event).await;
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(user_id, error = %e, "cannot record a lockout"),
             }
-        });
+        }));
     }
 
     /// The user's lockouts in force. `caller`: the admin asking (who must
@@ -45,9 +59,13 @@ impl Users {
     /// returns how many were in force. The per-address budgets are the
     /// address's own and are left alone.
     pub async fn unlock(&self, caller: Option<&Principal>, user_id: i32) -> Result<u64, Error> {
-        self.authorize_lockouts(caller, user_id).await?;
+        let target = self.authorize_lockouts(caller, user_id).await?;
         let mut tx = self.store.begin().await?;
         let cleared = tx.clear_lockouts(user_id).await?;
+        let event = Event::new(Kind::Unlock, Some(user_id), &target.username)
+            .by(caller.map(|c| c.user.id))
+            .detail(format!("{cleared} lockout(s) cleared"));
+        self.audit.in_tx(&mut tx, event).await?;
         tx.commit().await?;
         Ok(cleared)
     }
@@ -56,7 +74,7 @@ impl Users {
         &self,
         caller: Option<&Principal>,
         user_id: i32,
-    ) -> Result<(), Error> {
+    ) -> Result<User, Error> {
         let target = self
             .store
             .find_user_by_id(user_id)
@@ -65,6 +83,6 @@ impl Users {
         if let Some(caller) = caller {
             self.authorize_change(caller, &target, false).await?;
         }
-        Ok(())
+        Ok(target)
     }
 }

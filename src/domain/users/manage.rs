@@ -13,6 +13,7 @@ use crate::{
     domain::{
         Error, FieldErrors,
         access::{self, Principal},
+        audit::{Event, Kind},
         password::Password,
         profiles::pictures,
         sessions,
@@ -154,6 +155,8 @@ impl Users {
             .insert_user(&new, email, &encoded)
             .await
             .map_err(|e| conflict_as_field(e, None))?;
+        let event = Event::new(Kind::UserCreated, Some(user.id), &user.username);
+        self.audit.in_tx(&mut tx, event).await?;
         match welcome {
             Welcome::Nothing => {}
             Welcome::Activation => {
@@ -275,6 +278,14 @@ impl Users {
             false => change.keep_token,
         };
         let revoked = sessions::revoke_all(&mut tx, user.id, keep).await?;
+        let how = match change.replacing {
+            Some(_) => "through a reset link; every other login revoked",
+            None => "set; every other login revoked",
+        };
+        let event = Event::new(Kind::PasswordChanged, Some(user.id), &user.username)
+            .by_target()
+            .detail(how);
+        self.audit.in_tx(&mut tx, event).await?;
         if change.notify && self.settings.djoser.password_changed_email_confirmation {
             self.queue(
                 &mut tx,
@@ -364,6 +375,9 @@ impl Users {
             tx.set_user_groups(target.id, groups).await?;
         }
         let updated = changes.applied_to(target);
+        for event in change_events(caller, target, &updated, groups.is_some()) {
+            self.audit.in_tx(&mut tx, event).await?;
+        }
         // Djoser's rule: after any update, an inactive account (now
         // including one whose address just changed) is sent an activation.
         if activation && !updated.is_active {
@@ -405,13 +419,62 @@ impl Users {
         }
         let mut tx = self.store.begin().await?;
         let picture = tx.profile_picture(id).await?;
+        let name = match caller.user.id == id {
+            true => caller.user.username.clone(),
+            false => self
+                .store
+                .find_user_by_id(id)
+                .await?
+                .map(|u| u.username)
+                .unwrap_or_default(),
+        };
         if !tx.delete_user(id).await? {
             return Err(Error::NotFound);
         }
+        let event = Event::new(Kind::UserDeleted, Some(id), &name).by(Some(caller.user.id));
+        self.audit.in_tx(&mut tx, event).await?;
         tx.commit().await?;
         if let Some(path) = picture {
             pictures::remove(&self.settings.media, &path).await;
         }
         Ok(())
     }
+}
+
+/// The records of one update of `before` into `after` by `caller`: the
+/// username and e-mail changes each get their own kind, every other field
+/// is named in one `user_changed` (in the manner of Django's change
+/// messages: "Changed first_name and is_active.").
+fn change_events(caller: &Principal, before: &User, after: &User, groups: bool) -> Vec<Event> {
+    let by = Some(caller.user.id);
+    let named = |kind| Event::new(kind, Some(before.id), &before.username).by(by);
+    let mut events = Vec::new();
+    if before.username != after.username {
+        events.push(named(Kind::UsernameChanged).detail(format!("now {}", after.username)));
+    }
+    if before.email != after.email {
+        events.push(named(Kind::EmailChanged));
+    }
+    let mut fields: Vec<&str> = [
+        ("first_name", before.first_name != after.first_name),
+        ("last_name", before.last_name != after.last_name),
+        ("is_active", before.is_active != after.is_active),
+        ("is_staff", before.is_staff != after.is_staff),
+        ("is_superuser", before.is_superuser != after.is_superuser),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect();
+    if groups {
+        fields.push("groups");
+    }
+    if !fields.is_empty() {
+        let list = match fields.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        events.push(named(Kind::UserChanged).detail(format!("Changed {list}.")));
+    }
+    events
 }

@@ -8,6 +8,7 @@
 //! Handlers only read the caller the check has put in the request.
 
 mod admin_users;
+mod audit;
 mod lockouts;
 mod pagination;
 mod profile;
@@ -94,6 +95,7 @@ pub const ACCESS: &[(&str, &str, Rule)] = &[
         "/api/auth/users/{id}/lockouts/",
         Rule::Admin("auth.change_user"),
     ),
+    ("GET", "/api/auth/audit/", Rule::Admin("auth.view_user")),
     ("GET", "/api/auth/roles/", Rule::Authenticated),
     (
         "POST",
@@ -157,6 +159,7 @@ pub fn routes(state: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(provinces::routes())
         .merge(admin_users::routes())
         .merge(lockouts::routes())
+        .merge(audit::routes())
         .merge(roles::routes());
     match state {
         Some(state) => router.route_layer(axum::middleware::from_fn_with_state(state, enforce)),

@@ -119,7 +119,14 @@ async fn create_role(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let name = read_name(&payload, false)?.ok_or_else(|| required("name"))?;
-    let role = roles::create_role(&state.store, &state.settings.accounts, &caller, &name).await?;
+    let role = roles::create_role(
+        &state.store,
+        state.users.audit(),
+        &state.settings.accounts,
+        &caller,
+        &name,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(RoleBody::from(role))).into_response())
 }
 
@@ -146,7 +153,15 @@ async fn rename_role(
     roles::find_role(&state.store, id).await?;
     let name = read_name(&payload, partial)?;
     let settings = &state.settings.accounts;
-    let role = roles::rename_role(&state.store, settings, &caller, id, name.as_ref()).await?;
+    let role = roles::rename_role(
+        &state.store,
+        state.users.audit(),
+        settings,
+        &caller,
+        id,
+        name.as_ref(),
+    )
+    .await?;
     Ok(Json(role.into()))
 }
 
@@ -164,7 +179,14 @@ async fn delete_role(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let settings = &state.settings.accounts;
-    roles::delete_role(&state.store, settings, &caller, path_id(&id)?).await?;
+    roles::delete_role(
+        &state.store,
+        state.users.audit(),
+        settings,
+        &caller,
+        path_id(&id)?,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -207,7 +229,15 @@ async fn set_permissions(
         return Err(field_error("permissions", access::too_many_ids_message()));
     }
     let settings = &state.settings.accounts;
-    let role = roles::set_role_permissions(&state.store, settings, &caller, id, &ids).await?;
+    let role = roles::set_role_permissions(
+        &state.store,
+        state.users.audit(),
+        settings,
+        &caller,
+        id,
+        &ids,
+    )
+    .await?;
     Ok(Json(role.into()))
 }
 

@@ -3,6 +3,7 @@
 //! after a short grace window revokes that login), `logout/` (this login,
 //! the others, or all), and `sessions/` (the caller's signed-in devices).
 
+use crate::domain::audit::{Event, Kind};
 use crate::http::client::ClientAddr;
 
 use axum::{
@@ -252,6 +253,10 @@ async fn logout(
     if scope == "global" {
         state.store.revoke_sessions(user_id, None, None).await?;
     }
+    let event = Event::new(Kind::Logout, Some(user_id), "")
+        .by(Some(user_id))
+        .detail(format!("Accounts API logout, scope {scope}"));
+    state.users.audit().alone(&state.store, event).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -294,6 +299,10 @@ async fn end_session(
     if n == 0 {
         return Err(ApiError::not_found());
     }
+    let event = Event::new(Kind::Logout, Some(caller.user.id), &caller.user.username)
+        .by(Some(caller.user.id))
+        .detail(format!("session {id} ended"));
+    state.users.audit().alone(&state.store, event).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

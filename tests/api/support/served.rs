@@ -101,3 +101,15 @@ impl Served {
         let _ = child.wait();
     }
 }
+
+/// A `doorman` command (a CLI subcommand run beside a served process) on
+/// `db`, with no setting but the database and quiet logs.
+pub fn cli(db: &TestDb) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_doorman"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DOORMAN_DATABASE__URL", &db.url)
+        .env("DOORMAN_LOG__LEVEL", "warn")
+        .current_dir(std::env::temp_dir());
+    cmd
+}
