@@ -780,6 +780,24 @@ impl Settings {
         {
             return Err(invalid("security.secret_key", "must not be empty".into()));
         }
+        if self
+            .security
+            .secret_key_fallbacks
+            .iter()
+            .any(|k| k.trim().is_empty())
+        {
+            // An empty fallback would accept tokens anyone can sign.
+            return Err(invalid(
+                "security.secret_key_fallbacks",
+                "must not contain an empty key".into(),
+            ));
+        }
+        if self.audit.retention_days > 36_500 {
+            return Err(invalid(
+                "audit.retention_days",
+                "must be at most 36500 (100 years); 0 keeps every event".into(),
+            ));
+        }
         if self.security.token_timeout == 0 {
             return Err(invalid(
                 "security.token_timeout",

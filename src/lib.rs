@@ -110,12 +110,30 @@ pub fn ensure_secret_key(settings: &mut Settings) -> Result<(), StartError> {
 /// working), but is said at start-up and by `doorman check`.
 pub fn weak_key_warning(settings: &Settings) -> Option<String> {
     let key = settings.security.secret_key.as_deref()?;
-    config::weak_secret_key(key).then(|| {
+    let weak_fallbacks = settings
+        .security
+        .secret_key_fallbacks
+        .iter()
+        .filter(|k| config::weak_secret_key(k))
+        .count();
+    let mut warning = config::weak_secret_key(key).then(|| {
         "security.secret_key is weak: it should have at least 50 characters, at least 5 of \
          them different, and not be a `django-insecure-` development key; anyone who guesses \
          it can sign tokens and reset links"
             .to_string()
-    })
+    });
+    if weak_fallbacks > 0 {
+        let more = format!(
+            "{weak_fallbacks} of security.secret_key_fallbacks is weak by the same rule; a \
+             fallback verifies tokens and links as the key does, so whoever guesses it can \
+             sign them too"
+        );
+        warning = Some(match warning {
+            Some(w) => format!("{w}; {more}"),
+            None => more,
+        });
+    }
+    warning
 }
 
 /// Connects to the database, migrates it (unless told not to) and builds
@@ -147,17 +165,18 @@ pub async fn build_state(
         mail::transport::Transport::from_settings(&settings.email).map_err(StartError::Mail)?;
     // Tokens need a key even for CLI commands that never sign anything.
     let secret = settings.security.secret_key.clone().unwrap_or_default();
+    let metrics = Arc::new(metrics::Metrics::default());
+    let audit = domain::audit::Audit::new(metrics.clone());
     let sessions = domain::sessions::Sessions::new(
         store.clone(),
         &secret,
         &settings.security.secret_key_fallbacks,
         settings.jwt.clone(),
         settings.accounts.refresh_reuse_grace_secs,
+        audit.clone(),
     );
     let limits = limits::Limits::new(&settings.rate_limit).map_err(StartError::RateLimit)?;
     let settings = Arc::new(settings);
-    let metrics = Arc::new(metrics::Metrics::default());
-    let audit = domain::audit::Audit::new(metrics.clone());
     let users = Users::new(
         store.clone(),
         passwords,

@@ -53,7 +53,10 @@ pub async fn run(settings: Settings, command: AuditCommand) -> anyhow::Result<()
         after,
         limit,
     };
-    let mut latest = audit::trail(&state.store, query(None, None, args.lines)).await?;
+    let mut latest = match args.lines {
+        0 => Vec::new(),
+        n => audit::trail(&state.store, None, query(None, None, n)).await?,
+    };
     latest.reverse();
     let mut last = latest.last().map(|e| e.id);
     for entry in &latest {
@@ -70,49 +73,96 @@ pub async fn run(settings: Settings, command: AuditCommand) -> anyhow::Result<()
         };
         last = Some(state.store.audit(&any).await?.first().map_or(0, |e| e.id));
     }
+    // PostgreSQL hands out ids at insert and transactions commit in any
+    // order, so an event may appear below the newest id already printed:
+    // each check re-reads a window of recent ids and prints those not yet
+    // printed.
+    // (A window well below the page size, so new events always fit.)
+    const WINDOW: i64 = 100;
+    let mut last = last.unwrap_or(0);
+    // Nothing from before the start is printed by the re-reading below.
+    let start = last;
+    let mut printed: std::collections::BTreeSet<i64> = latest.iter().map(|e| e.id).collect();
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        let fresh = audit::trail(&state.store, query(None, last, audit::MAX_PAGE)).await?;
+        let from = last.saturating_sub(WINDOW);
+        let fresh =
+            audit::trail(&state.store, None, query(None, Some(from), audit::MAX_PAGE)).await?;
         for entry in &fresh {
-            println!("{}", line(entry));
+            if entry.id > start && printed.insert(entry.id) {
+                println!("{}", line(entry));
+                last = last.max(entry.id);
+            }
         }
-        if let Some(e) = fresh.last() {
-            last = Some(e.id);
-        }
+        printed = printed.split_off(&last.saturating_sub(WINDOW));
     }
 }
 
-/// `time kind outcome target=… actor=… from=… ua="…" req=… detail`.
+/// `time kind outcome target=… actor=… from=… ua=… req=… detail`. Every
+/// field a client or a user could have chosen (a typed login, a username,
+/// a role name, the user agent) is passed through `shown`, so no record can
+/// move the operator's cursor, clear the screen or forge a line.
 fn line(e: &AuditEntry) -> String {
     let id = |v: Option<i32>| v.map_or("-".to_string(), |v| v.to_string());
+    let or_dash = |t: &str| {
+        if t.is_empty() {
+            "-".to_string()
+        } else {
+            shown(t)
+        }
+    };
     let target = match (&e.target_id, e.target.is_empty()) {
         (Some(id), true) => format!("#{id}"),
-        (Some(id), false) => format!("{}#{id}", e.target),
-        (None, _) => e.target.clone(),
+        (Some(id), false) => format!("{}#{id}", shown(&e.target)),
+        (None, _) => or_dash(&e.target),
     };
     format!(
-        "{} {} {} target={} actor={} from={} ua={:?} req={} {}",
+        "{} {} {} target={} actor={} from={} ua={} req={} {}",
         timestamp_text(crate::store::Timestamp(e.at)),
-        e.kind,
-        e.outcome,
-        if target.is_empty() { "-" } else { &target },
+        shown(&e.kind),
+        shown(&e.outcome),
+        target,
         id(e.actor_id),
-        if e.address.is_empty() {
-            "-"
-        } else {
-            &e.address
-        },
-        e.user_agent,
-        if e.request_id.is_empty() {
-            "-"
-        } else {
-            &e.request_id
-        },
-        e.detail
+        or_dash(&e.address),
+        or_dash(&e.user_agent),
+        or_dash(&e.request_id),
+        shown(&e.detail)
     )
     .trim_end()
     .to_string()
+}
+
+/// `text` with control characters (C0, DEL, C1), Unicode format
+/// characters (bidirectional overrides, zero-width ones, BOM) and
+/// backslashes written as `\u{…}` escapes: safe to print on a terminal.
+fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let format = matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}');
+        if c.is_control() || format || c == '\\' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn nothing_printed_can_steer_a_terminal() {
+        assert_eq!(shown("bob"), "bob");
+        assert_eq!(shown("x\nfake line"), "x\\u{a}fake line");
+        assert_eq!(shown("\u{1b}[2J"), "\\u{1b}[2J");
+        assert_eq!(shown("\u{202e}evil"), "\\u{202e}evil");
+        assert_eq!(shown("a\\u{1b}"), "a\\u{5c}u{1b}");
+        assert_eq!(shown("\u{85}"), "\\u{85}");
+    }
 }

@@ -38,6 +38,10 @@ pub enum Rule {
     Admin(&'static str),
     /// As `Admin`, or the user the path's `{user_id}` names.
     AdminOrSelf(&'static str),
+    /// A full admin only (an active superuser or a member of an admin
+    /// role): what shows every account, superusers' included, is not for
+    /// a holder of a delegated permission.
+    FullAdmin,
 }
 
 /// A user with what they may do: computed once (two queries) and then

@@ -20,7 +20,7 @@ use crate::{
     store::{Store, Tx},
 };
 
-use super::Error;
+use super::{Error, access::Principal};
 
 /// Where a request came from, as the records show it.
 #[derive(Debug, Clone, Default)]
@@ -230,9 +230,19 @@ impl Audit {
 /// Most events one read returns.
 pub const MAX_PAGE: u32 = 500;
 
-/// Reads the trail (see `AuditQuery`); the limit is held to 1..=500 and a
-/// kind must be one of `Kind::ALL`.
-pub async fn trail(store: &Store, mut query: AuditQuery) -> Result<Vec<AuditEntry>, Error> {
+/// Reads the trail (see `AuditQuery`) as `caller` (`None`: the operator at
+/// the CLI). Only a full admin reads it: it holds every user's addresses
+/// and sign-in times, superusers' included, so a delegated permission to
+/// view users is not enough. The limit is held to 1..=500 and a kind must
+/// be one of `Kind::ALL`.
+pub async fn trail(
+    store: &Store,
+    caller: Option<&Principal>,
+    mut query: AuditQuery,
+) -> Result<Vec<AuditEntry>, Error> {
+    if caller.is_some_and(|c| !c.is_full_admin()) {
+        return Err(Error::Forbidden);
+    }
     query.limit = query.limit.clamp(1, MAX_PAGE);
     if let Some(kind) = &query.kind
         && !Kind::ALL.iter().any(|k| k.as_str() == kind)

@@ -12,6 +12,7 @@ use time::Date;
 use super::{
     Error, FieldErrors,
     access::{self, Principal},
+    audit::{Audit, Event, Kind},
 };
 use crate::{
     config::{MediaSettings, Settings},
@@ -96,6 +97,7 @@ pub async fn for_users(store: &Store, user_ids: &[i32]) -> Result<Vec<Profile>, 
 /// and may grant (or take away) every role the update changes.
 pub async fn update_as(
     store: &Store,
+    audit: &Audit,
     settings: &Settings,
     caller: &Principal,
     user_id: i32,
@@ -118,8 +120,21 @@ pub async fn update_as(
             .collect();
         let changed = access::changed(&current, roles);
         access::check_group_grants(store, &settings.accounts, caller, &changed).await?;
+        if !changed.is_empty() {
+            let event = Event::new(Kind::ProfileRolesChanged, Some(user_id), "")
+                .by(Some(caller.user.id))
+                .detail(format!("roles now {roles:?}"));
+            return apply(
+                store,
+                &settings.media,
+                user_id,
+                update,
+                Some((audit, event)),
+            )
+            .await;
+        }
     }
-    self::update(store, &settings.media, user_id, update).await
+    apply(store, &settings.media, user_id, update, None).await
 }
 
 /// Applies an update to the user's profile (created if missing). Every
@@ -129,6 +144,17 @@ pub async fn update(
     media: &MediaSettings,
     user_id: i32,
     update: ProfileUpdate,
+) -> Result<Profile, Error> {
+    apply(store, media, user_id, update, None).await
+}
+
+/// `update`, recording `record` (an audit event) with the write.
+async fn apply(
+    store: &Store,
+    media: &MediaSettings,
+    user_id: i32,
+    update: ProfileUpdate,
+    record: Option<(&Audit, Event)>,
 ) -> Result<Profile, Error> {
     let ProfileUpdate {
         mut changes,
@@ -178,7 +204,7 @@ pub async fn update(
         }
         None => None,
     };
-    let result = write(store, user_id, &changes).await;
+    let result = write(store, user_id, &changes, record).await;
     if let (Err(_), Some(path)) = (&result, new_file) {
         pictures::remove(media, &path).await;
     }
@@ -196,10 +222,14 @@ async fn write(
     store: &Store,
     user_id: i32,
     changes: &ProfileChanges,
+    record: Option<(&Audit, Event)>,
 ) -> Result<Option<String>, Error> {
     let mut tx = store.begin().await?;
     let old = tx.profile_picture(user_id).await?;
     tx.update_profile(user_id, changes).await?;
+    if let Some((audit, event)) = record {
+        audit.in_tx(&mut tx, event).await?;
+    }
     tx.commit().await?;
     Ok(old)
 }

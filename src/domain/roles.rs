@@ -94,14 +94,16 @@ pub async fn create_role(
     if store.role_named(name.as_str()).await?.is_some() {
         return Err(name_taken());
     }
-    let id = store
+    let mut tx = store.begin().await?;
+    let id = tx
         .insert_role(name.as_str())
         .await
         .map_err(conflict_as_name_taken)?;
     let event = Event::new(Kind::RoleCreated, None, name.as_str())
         .by(Some(caller.user.id))
         .detail(format!("role {id}"));
-    audit.alone(store, event).await;
+    audit.in_tx(&mut tx, event).await?;
+    tx.commit().await?;
     Ok(Role {
         id,
         name: name.as_str().to_string(),
@@ -132,7 +134,8 @@ pub async fn rename_role(
     {
         return Err(name_taken());
     }
-    let renamed = store
+    let mut tx = store.begin().await?;
+    let renamed = tx
         .rename_role(id, name.as_str())
         .await
         .map_err(conflict_as_name_taken)?;
@@ -142,7 +145,8 @@ pub async fn rename_role(
     let event = Event::new(Kind::RoleChanged, None, name.as_str())
         .by(Some(caller.user.id))
         .detail(format!("role {id} renamed from {}", role.name));
-    audit.alone(store, event).await;
+    audit.in_tx(&mut tx, event).await?;
+    tx.commit().await?;
     role.name = name.as_str().to_string();
     Ok(role)
 }
@@ -162,13 +166,15 @@ pub async fn delete_role(
     // Deleting takes every permission of the role from its members.
     access::check_permission_grants(caller, &role.permissions)?;
     access::may_change_members(settings, caller, &store.role_members(id).await?)?;
-    if !store.delete_role(id).await? {
+    let mut tx = store.begin().await?;
+    if !tx.delete_role(id).await? {
         return Err(Error::NotFound);
     }
     let event = Event::new(Kind::RoleDeleted, None, &role.name)
         .by(Some(caller.user.id))
         .detail(format!("role {id}"));
-    audit.alone(store, event).await;
+    audit.in_tx(&mut tx, event).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -11,7 +11,11 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::{Error, users::User};
+use super::{
+    Error,
+    audit::{Audit, Event, Kind},
+    users::User,
+};
 use crate::{
     config::JwtSettings,
     security::{
@@ -85,6 +89,7 @@ pub struct Sessions {
     settings: JwtSettings,
     /// How long a rotated-out refresh token of a login still works.
     reuse_grace_secs: u64,
+    audit: Audit,
 }
 
 impl Sessions {
@@ -94,6 +99,7 @@ impl Sessions {
         fallback_keys: &[String],
         settings: JwtSettings,
         reuse_grace_secs: u64,
+        audit: Audit,
     ) -> Sessions {
         let keys = JwtKeys::new(
             secret_key,
@@ -107,6 +113,7 @@ impl Sessions {
             keys: Arc::new(keys),
             settings,
             reuse_grace_secs,
+            audit,
         }
     }
 
@@ -254,6 +261,11 @@ impl Sessions {
     pub async fn blacklist(&self, refresh: &str) -> Result<(), AuthError> {
         let claims = self.live_refresh(refresh).await?;
         self.deny(&claims).await?;
+        let user = claims.user_pk();
+        let event = Event::new(Kind::Logout, user, "")
+            .by(user)
+            .detail("jwt/blacklist: this refresh token");
+        self.audit.alone(&self.store, event).await;
         Ok(())
     }
 

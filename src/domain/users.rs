@@ -41,6 +41,8 @@ pub struct Users {
     tokens: Arc<TokenGenerator>,
     settings: Arc<Settings>,
     audit: Audit,
+    /// Lockout records being written off the request path (at most 4).
+    lockout_writes: Arc<tokio::sync::Semaphore>,
 }
 
 impl Users {
@@ -67,6 +69,7 @@ impl Users {
             tokens: Arc::new(tokens),
             settings,
             audit,
+            lockout_writes: Arc::new(tokio::sync::Semaphore::new(4)),
         }
     }
 
@@ -176,11 +179,17 @@ impl Users {
             }
         }
         let owner = found.iter().flatten().next().map(|(user, _)| user.id);
+        let found_name = found
+            .iter()
+            .flatten()
+            .next()
+            .map(|(user, _)| user.username.clone());
         // The account's budget is keyed by the login as typed (so a refusal
-        // links no two names of one account) and the owner's lockout
-        // generation, which an admin's unlock moves on. Unknown logins ask
-        // for generation 0 the same way, at the same cost.
-        let generation = match self.store.lockout_generation(owner.unwrap_or(0)).await {
+        // links no two names of one account) and that login's lockout
+        // generation, which an admin's unlock moves on; every login asks for
+        // it the same way, whether it names an account or not.
+        let typed = budget_login(login);
+        let generation = match self.store.lockout_generation(&typed).await {
             Ok(g) => g,
             Err(e) => {
                 self.limits
@@ -189,10 +198,7 @@ impl Users {
                 return Err(e.into());
             }
         };
-        let account = format!(
-            "{from}\n{}\n{generation}",
-            Username::normalize(login).to_lowercase()
-        );
+        let account = format!("{from}\n{typed}\n{generation}");
         if let Err(throttled) = self
             .limits
             .take(Class::LoginFailuresPerAccount, &account)
@@ -204,10 +210,9 @@ impl Users {
             if let Some(user_id) = owner {
                 self.note_lockout(user_id, from, throttled.retry_after_secs);
             }
-            let event = Event::new(Kind::LoginFailed, owner, login)
-                .refused()
-                .detail("failed-login budget spent at this address");
-            self.audit.alone(&self.store, event).await;
+            // Not one record per refused attempt (an attacker could make
+            // them as fast as `logins_per_address` allows): the lockout is
+            // recorded once, and its row counts the refusals.
             return Err(throttled.into());
         }
         let mut result = Err(Error::InvalidCredentials);
@@ -220,17 +225,21 @@ impl Users {
         }
         // Recorded for known and unknown logins alike, before the padding,
         // so the write costs both the same.
+        // The account is named by its username, never by the login as
+        // typed (people type their password there by mistake); a login
+        // that matched no account is recorded without a name.
+        let owner_name = found_name.as_deref().unwrap_or("");
         let event = match &result {
             Ok(user) => Some(
                 Event::new(Kind::LoginSucceeded, Some(user.id), &user.username).by(Some(user.id)),
             ),
             Err(Error::InvalidCredentials) => Some(
-                Event::new(Kind::LoginFailed, owner, login)
+                Event::new(Kind::LoginFailed, owner, owner_name)
                     .failed()
                     .detail("wrong password or no such account"),
             ),
             Err(Error::Inactive) => Some(
-                Event::new(Kind::LoginFailed, owner, login)
+                Event::new(Kind::LoginFailed, owner, owner_name)
                     .failed()
                     .detail("inactive account"),
             ),
@@ -387,4 +396,10 @@ impl Users {
             .map(|(user, _)| user)
             .ok_or(Error::NotFound)
     }
+}
+
+/// A login as the failed-login budget keys it: NFKC, lower-cased, so
+/// look-alike spellings of one name share a budget.
+pub(crate) fn budget_login(login: &str) -> String {
+    Username::normalize(login).to_lowercase()
 }

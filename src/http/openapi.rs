@@ -76,7 +76,10 @@ fn document_access(api: &mut OpenApi) {
             responses
                 .entry("401".into())
                 .or_insert_with(|| detail_response(unauthorized));
-            if matches!(rule, Rule::Admin(_) | Rule::AdminOrSelf(_)) {
+            if matches!(
+                rule,
+                Rule::Admin(_) | Rule::AdminOrSelf(_) | Rule::FullAdmin
+            ) {
                 responses
                     .entry("403".into())
                     .or_insert_with(|| detail_response("The caller may not do this"));

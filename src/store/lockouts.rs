@@ -1,4 +1,4 @@
-//! `doorman_lockout` (the lockouts admins see) and the per-user
+//! `doorman_lockout` (the lockouts admins see) and the per-login
 //! generation that clearing them bumps.
 
 use super::{Store, StoreError, Timestamp, Tx, on_pool, on_tx};
@@ -13,12 +13,13 @@ pub struct Lockout {
 }
 
 impl Store {
-    /// The user's lockout generation (0 before any clearing).
-    pub async fn lockout_generation(&self, user_id: i32) -> Result<i32, StoreError> {
+    /// The lockout generation of a login as the budget keys it (0 before
+    /// any clearing).
+    pub async fn lockout_generation(&self, login: &str) -> Result<i32, StoreError> {
         let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT generation FROM doorman_lockout_generation WHERE user_id = $1",
+            "SELECT generation FROM doorman_login_generation WHERE login = $1",
         )
-        .bind(user_id)
+        .bind(login)
         .fetch_optional(pool)
         .await)?;
         Ok(row.map_or(0, |(g,)| g))
@@ -26,7 +27,8 @@ impl Store {
 
     /// Notes a refused attempt: the lockout at `address` lasts until
     /// `until` (later refusals move it on and count). `true` when this
-    /// began a lockout (the first refusal there).
+    /// began a lockout: the first refusal there, or the first since the
+    /// last one there ended (its row not yet purged).
     pub async fn record_lockout(
         &self,
         user_id: i32,
@@ -37,12 +39,15 @@ impl Store {
             "INSERT INTO doorman_lockout (user_id, address, locked_until, refused) \
              VALUES ($1, $2, $3, 1) \
              ON CONFLICT (user_id, address) DO UPDATE SET \
-             locked_until = excluded.locked_until, refused = doorman_lockout.refused + 1 \
+             refused = CASE WHEN doorman_lockout.locked_until <= $4 THEN 1 \
+                            ELSE doorman_lockout.refused + 1 END, \
+             locked_until = excluded.locked_until \
              RETURNING refused",
         )
         .bind(user_id)
         .bind(address)
         .bind(until)
+        .bind(Timestamp::now())
         .fetch_one(pool)
         .await)?;
         Ok(refused == 1)
@@ -81,10 +86,14 @@ impl Store {
 }
 
 impl Tx {
-    /// Clears every lockout of the user and moves their failed-login
-    /// budgets to a new generation; returns the lockouts that were in
-    /// force.
-    pub async fn clear_lockouts(&mut self, user_id: i32) -> Result<u64, StoreError> {
+    /// Clears every lockout of the user and moves the failed-login
+    /// budgets of `logins` (their names, as the budgets key them) to a new
+    /// generation; returns the lockouts that were in force.
+    pub async fn clear_lockouts(
+        &mut self,
+        user_id: i32,
+        logins: &[String],
+    ) -> Result<u64, StoreError> {
         let cleared = on_tx!(self, conn => sqlx::query(
             "DELETE FROM doorman_lockout WHERE user_id = $1 AND locked_until > $2",
         )
@@ -100,14 +109,16 @@ impl Tx {
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;
-        on_tx!(self, conn => sqlx::query(
-            "INSERT INTO doorman_lockout_generation (user_id, generation) VALUES ($1, 1) \
-             ON CONFLICT (user_id) DO UPDATE SET generation = doorman_lockout_generation.generation + 1",
-        )
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected()))?;
+        for login in logins {
+            on_tx!(self, conn => sqlx::query(
+                "INSERT INTO doorman_login_generation (login, generation) VALUES ($1, 1) \
+                 ON CONFLICT (login) DO UPDATE SET generation = doorman_login_generation.generation + 1",
+            )
+            .bind(login)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
         Ok(cleared)
     }
 }

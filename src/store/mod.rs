@@ -140,13 +140,32 @@ fn unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::BeginFailed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // PostgreSQL: class 08 (connection exceptions), too many
-            // connections, shutting down or starting up (SQLSTATE).
-            // SQLite: SQLITE_BUSY and SQLITE_LOCKED with their extended
-            // codes (the low byte is the primary code).
-            code.starts_with("08")
-                || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
-                || code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // The primary result code is the extended code's low byte:
+                // BUSY and LOCKED (after SQLite's own retrying), READONLY
+                // (a file moved or made read-only), IOERR, FULL, CANTOPEN.
+                code.parse::<u32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
+            } else {
+                // PostgreSQL SQLSTATEs of faults that pass: connection
+                // exceptions (class 08), too many connections, shutting
+                // down or starting up, a read-only standby after failover,
+                // lock and statement timeouts, serialization failures and
+                // deadlocks (a retry succeeds).
+                code.starts_with("08")
+                    || matches!(
+                        code.as_ref(),
+                        "53300"
+                            | "57P01"
+                            | "57P02"
+                            | "57P03"
+                            | "25006"
+                            | "55P03"
+                            | "57014"
+                            | "40001"
+                            | "40P01"
+                    )
+            }
         }
         _ => false,
     }

@@ -90,51 +90,6 @@ impl Store {
         Ok(row.map(|(id,)| id))
     }
 
-    /// Inserts a group; a taken name is `StoreError::Conflict`.
-    pub async fn insert_role(&self, name: &str) -> Result<i32, StoreError> {
-        let (id,): (i32,) = on_pool!(self, pool => sqlx::query_as(
-            "INSERT INTO auth_group (name) VALUES ($1) RETURNING id",
-        )
-        .bind(name)
-        .fetch_one(pool)
-        .await)
-        .map_err(|e| map_unique(e, &["name"]))?;
-        Ok(id)
-    }
-
-    /// Renames a group; false if there is none with this id.
-    pub async fn rename_role(&self, id: i32, name: &str) -> Result<bool, StoreError> {
-        let changed =
-            on_pool!(self, pool => sqlx::query("UPDATE auth_group SET name = $2 WHERE id = $1")
-            .bind(id)
-            .bind(name)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(|e| map_unique(e, &["name"]))?;
-        Ok(changed > 0)
-    }
-
-    /// Deletes a group with its grants and user memberships, in one
-    /// transaction; false if there is none with this id.
-    pub async fn delete_role(&self, id: i32) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let mut deleted = 0;
-        for sql in [
-            "DELETE FROM auth_group_permissions WHERE group_id = $1",
-            "DELETE FROM auth_user_groups WHERE group_id = $1",
-            "DELETE FROM auth_group WHERE id = $1",
-        ] {
-            deleted = on_tx!(tx, conn => sqlx::query(sql)
-                .bind(id)
-                .execute(conn)
-                .await
-                .map(|r| r.rows_affected()))?;
-        }
-        tx.commit().await?;
-        Ok(deleted > 0)
-    }
-
     /// Every permission with its app label, in no particular order.
     pub async fn list_permissions(&self) -> Result<Vec<Permission>, StoreError> {
         let rows: Vec<PermissionRow> = on_pool!(self, pool => sqlx::query_as(
@@ -156,6 +111,49 @@ impl Store {
 }
 
 impl Tx {
+    /// Inserts a group; a taken name is `StoreError::Conflict`.
+    pub async fn insert_role(&mut self, name: &str) -> Result<i32, StoreError> {
+        let (id,): (i32,) = on_tx!(self, conn => sqlx::query_as(
+            "INSERT INTO auth_group (name) VALUES ($1) RETURNING id",
+        )
+        .bind(name)
+        .fetch_one(conn)
+        .await)
+        .map_err(|e| map_unique(e, &["name"]))?;
+        Ok(id)
+    }
+
+    /// Renames a group; false if there is none with this id.
+    pub async fn rename_role(&mut self, id: i32, name: &str) -> Result<bool, StoreError> {
+        let changed =
+            on_tx!(self, conn => sqlx::query("UPDATE auth_group SET name = $2 WHERE id = $1")
+            .bind(id)
+            .bind(name)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+            .map_err(|e| map_unique(e, &["name"]))?;
+        Ok(changed > 0)
+    }
+
+    /// Deletes a group with its grants and user memberships; false if
+    /// there is none with this id.
+    pub async fn delete_role(&mut self, id: i32) -> Result<bool, StoreError> {
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM auth_group_permissions WHERE group_id = $1",
+            "DELETE FROM auth_user_groups WHERE group_id = $1",
+            "DELETE FROM auth_group WHERE id = $1",
+        ] {
+            deleted = on_tx!(self, conn => sqlx::query(sql)
+                .bind(id)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(deleted > 0)
+    }
+
     /// Whether the group exists, locking its row (PostgreSQL) so it cannot
     /// be deleted before the transaction ends; SQLite's write transaction
     /// already excludes other writers.

@@ -189,6 +189,8 @@ fn expected_refusal(rule: Rule, caller: Caller) -> Option<StatusCode> {
         (Rule::Authenticated, _) => None,
         (Rule::AdminOrSelf(_), Themself) => None,
         (Rule::Admin(_) | Rule::AdminOrSelf(_), Plain | Themself) => Some(StatusCode::FORBIDDEN),
+        (Rule::FullAdmin, AdminRoleDirect | AdminRoleViaProfile | Superuser) => None,
+        (Rule::FullAdmin, _) => Some(StatusCode::FORBIDDEN),
         (Rule::Admin(_) | Rule::AdminOrSelf(_), _) => None,
     }
 }
@@ -210,7 +212,14 @@ async fn every_rule_holds_for_every_kind_of_caller(app: TestApp) {
         if template.contains("{user_id}") {
             callers.push((Caller::Themself, Some(cast.plain)));
         }
-        if let Rule::Admin(p) | Rule::AdminOrSelf(p) = rule {
+        // A full-admin rule is tried by holders of a permission too (one
+        // that admin pages need), who must be refused.
+        let permission = match rule {
+            Rule::Admin(p) | Rule::AdminOrSelf(p) => Some(*p),
+            Rule::FullAdmin => Some("auth.view_user"),
+            _ => None,
+        };
+        if let Some(p) = permission {
             if !holders.contains_key(p) {
                 let direct = permission_holder(&app, p, false).await;
                 let via_group = permission_holder(&app, p, true).await;

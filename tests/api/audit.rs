@@ -25,6 +25,7 @@ on_both_backends!(
     password_changes_are_recorded_and_refusals_are_not,
     the_trail_is_for_admins_and_pages_by_id,
     lockouts_and_unlocks_are_recorded,
+    role_and_logout_events_are_recorded,
 );
 
 /// The events about `user` (newest first) as a superuser reads them.
@@ -87,13 +88,17 @@ async fn logins_are_recorded_with_address_agent_and_request_id(app: TestApp) {
     assert_eq!(failed["user_agent"], "probe/1.0");
     assert_eq!(failed["request_id"], "req-wrong-1");
     assert_eq!(failed["detail"], "wrong password or no such account");
-    let unknown = events(&app, boss.auth(), "kind=login_failed").await;
-    assert!(
-        unknown
-            .iter()
-            .any(|e| e["target"] == "nobody-here" && e["target_id"].is_null()),
-        "{unknown:?}"
-    );
+    assert_eq!(failed["target"], "ann");
+    // A login that names no account is recorded without the name typed
+    // (it may be a password typed in the wrong field).
+    let failures = events(&app, boss.auth(), "kind=login_failed").await;
+    let unknown: Vec<&Value> = failures
+        .iter()
+        .filter(|e| e["target_id"].is_null())
+        .collect();
+    assert_eq!(unknown.len(), 1, "{failures:?}");
+    assert_eq!(unknown[0]["target"], "");
+    assert_eq!(unknown[0]["address"], "198.51.100.42");
 }
 
 async fn admin_changes_name_the_fields_and_survive_the_user(app: TestApp) {
@@ -182,6 +187,23 @@ async fn the_trail_is_for_admins_and_pages_by_id(app: TestApp) {
         .request(Method::GET, "/api/auth/audit/", Some(member.auth()), None)
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A delegated viewer of users does not read the trail: it holds
+    // superusers' addresses and sign-ins.
+    let viewer = app
+        .user("viewer")
+        .staff()
+        .permissions(&["auth.view_user"])
+        .signed_in()
+        .await;
+    let r = app
+        .request(Method::GET, "/api/auth/audit/", Some(viewer.auth()), None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let full = app.user("full").admin().signed_in().await;
+    let r = app
+        .request(Method::GET, "/api/auth/audit/", Some(full.auth()), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
     for bad in ["kind=nope", "before=abc", "limit=x", "user=1.5"] {
         let r = app
             .request(
@@ -274,11 +296,104 @@ async fn lockouts_and_unlocks_are_recorded(app: TestApp) {
     let lockout = seen.iter().find(|e| e["kind"] == "lockout").unwrap();
     assert_eq!(lockout["outcome"], "refused");
     assert_eq!(lockout["address"], "198.51.100.50");
-    let refused = seen
+    // Refused attempts are counted on the lockout, not recorded one by one.
+    assert!(
+        !seen
+            .iter()
+            .any(|e| e["kind"] == "login_failed" && e["outcome"] == "refused")
+    );
+}
+
+async fn role_and_logout_events_are_recorded(app: TestApp) {
+    let boss = app.user("boss").superuser().signed_in().await;
+    let fay = app.user("fay").create().await;
+    let call = |method: Method, path: String, body: Value| {
+        let app = &app;
+        let auth = boss.auth().to_string();
+        async move { app.request(method, &path, Some(&auth), Some(body)).await }
+    };
+    let r = call(
+        Method::POST,
+        "/api/auth/roles/create/".into(),
+        json!({"name": "editors"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let role = r.json()["id"].as_i64().unwrap();
+    let r = call(
+        Method::PATCH,
+        format!("/api/auth/roles/{role}/"),
+        json!({"name": "writers"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let perm = app.permission_id("auth.view_user").await;
+    let r = call(
+        Method::PUT,
+        format!("/api/auth/permissions/{role}/update/"),
+        json!({"permissions": [perm]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let r = call(
+        Method::PATCH,
+        format!("/api/auth/user_profile/{}/update/", fay.id),
+        json!({"roles": [role]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let r = app
+        .request(
+            Method::DELETE,
+            &format!("/api/auth/roles/{role}/"),
+            Some(boss.auth()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    let seen = events(&app, boss.auth(), &format!("user={}", boss.id)).await;
+    let role_kinds: Vec<&str> = kinds(&seen)
+        .into_iter()
+        .filter(|k| k.starts_with("role_") || k.starts_with("profile_"))
+        .collect();
+    assert_eq!(
+        role_kinds,
+        [
+            "role_deleted",
+            "profile_roles_changed",
+            "role_changed",
+            "role_changed",
+            "role_created"
+        ]
+    );
+    assert!(
+        seen.iter()
+            .all(|e| e["actor_id"] == boss.id || e["target_id"] == boss.id)
+    );
+    let profile = seen
         .iter()
-        .find(|e| e["kind"] == "login_failed" && e["outcome"] == "refused")
+        .find(|e| e["kind"] == "profile_roles_changed")
         .unwrap();
-    assert_eq!(refused["address"], "198.51.100.50");
+    assert_eq!(profile["target_id"], fay.id);
+
+    // A refresh token logged out through jwt/blacklist/.
+    let pair = crate::support::client::post(
+        &app,
+        "/auth/jwt/create/",
+        json!({"username": "fay", "password": PW}),
+    )
+    .await
+    .json();
+    let r = crate::support::client::post(
+        &app,
+        "/auth/jwt/blacklist/",
+        json!({"refresh": pair["refresh"]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    let out = events(&app, boss.auth(), &format!("user={}&kind=logout", fay.id)).await;
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["detail"], "jwt/blacklist: this refresh token");
 }
 
 /// `doorman audit tail` from another process shows the failed logins of a
@@ -325,6 +440,53 @@ async fn audit_tail_shows_failed_logins(backend: Backend) {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Unknown event kind"));
+
+    // --follow prints what is written after it started, from this server.
+    let mut follower = cli(&db)
+        .args([
+            "audit",
+            "tail",
+            "-n",
+            "0",
+            "--follow",
+            "--kind",
+            "login_failed",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follower.stdout.take().unwrap();
+    let (sent, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = sent.send(line);
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let r = http
+        .post(format!("{base}/auth/jwt/create/"))
+        // A C1 control (NEL) in UTF-8: header bytes above 0x7f are allowed.
+        .header(
+            "user-agent",
+            reqwest::header::HeaderValue::from_bytes("evil\u{85}[2J".as_bytes()).unwrap(),
+        )
+        .json(&json!({"username": "eve", "password": "again"}))
+        .send()
+        .await;
+    assert_eq!(r.unwrap().status(), 401);
+    let line = got
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("--follow printed the new event");
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(line.contains(" login_failed failure target=eve#"), "{line}");
+    // A client's bytes cannot steer the operator's terminal.
+    assert!(line.contains("ua=evil\\u{85}[2J"), "{line}");
+    assert!(!line.contains('\u{85}'));
     stop(served);
 }
 

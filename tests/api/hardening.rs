@@ -291,3 +291,32 @@ async fn sqlite_rotating_the_secret_key_keeps_jwts_valid() {
 async fn postgres_rotating_the_secret_key_keeps_jwts_valid() {
     rotating_the_secret_key_keeps_jwts_valid(Backend::Postgres).await
 }
+
+/// An empty fallback key would verify tokens anyone can sign: refused at
+/// start-up. A weak one is warned about, as the key itself is.
+#[test]
+fn fallback_keys_are_checked_like_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doorman.toml");
+    for (bad, key) in [
+        (
+            "[security]\nsecret_key_fallbacks = [\"\"]",
+            "security.secret_key_fallbacks",
+        ),
+        ("[audit]\nretention_days = 99999", "audit.retention_days"),
+    ] {
+        std::fs::write(&file, format!("{bad}\n[server]\ndev = true\n")).unwrap();
+        let err = doorman::config::Settings::load(Some(&file)).unwrap_err();
+        assert!(err.to_string().contains(key), "{bad}: {err}");
+    }
+    let mut settings = doorman::config::Settings::default();
+    settings.security.secret_key =
+        Some("k".repeat(10) + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH");
+    assert_eq!(doorman::weak_key_warning(&settings), None);
+    settings.security.secret_key_fallbacks = vec!["django-insecure-old".into()];
+    let warning = doorman::weak_key_warning(&settings).expect("a warning");
+    assert!(
+        warning.contains("1 of security.secret_key_fallbacks is weak"),
+        "{warning}"
+    );
+}

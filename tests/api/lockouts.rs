@@ -115,6 +115,14 @@ async fn admins_see_and_clear_a_lockout(app: TestApp) {
     );
     // The count starts again: three more guesses, then a refusal.
     lock_out(&app, "victim", attacker).await;
+    // A look-alike spelling that names no account (usernames are
+    // case-sensitive) shares that budget, after an unlock as before: the
+    // generation belongs to the name typed, so nothing tells which names
+    // exist or were unlocked.
+    assert_eq!(
+        login_from(&app, attacker, "VICTIM", "guess").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 async fn who_may_see_and_clear_lockouts(app: TestApp) {

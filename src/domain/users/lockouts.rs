@@ -2,6 +2,8 @@
 //! (recorded when an attempt was refused), and clearing them — from the
 //! Accounts API as an admin who may manage the user, or from the CLI.
 
+use std::sync::Arc;
+
 use time::{Duration as TimeDuration, OffsetDateTime};
 
 use super::{User, Users};
@@ -19,6 +21,12 @@ impl Users {
     /// `address` was refused for `retry_after_secs` more seconds: the write
     /// must not make a known account's refusal slower than an unknown's.
     pub(super) fn note_lockout(&self, user_id: i32, address: &str, retry_after_secs: u64) {
+        // A bounded number of these writes at once: refusals come as fast
+        // as an attacker's login budget allows, and a record skipped under
+        // that load loses only a count (the lockout row already exists).
+        let Ok(permit) = Arc::clone(&self.lockout_writes).try_acquire_owned() else {
+            return;
+        };
         let store = self.store.clone();
         let audit = self.audit.clone();
         let address = address.to_string();
@@ -27,6 +35,7 @@ impl Users {
         // The spawned task has no request of its own: it carries this one's.
         let context = audit::current();
         tokio::spawn(audit::within(context, async move {
+            let _permit = permit;
             match store
                 .record_lockout(user_id, &address, Timestamp(until))
                 .await
@@ -61,7 +70,11 @@ impl Users {
     pub async fn unlock(&self, caller: Option<&Principal>, user_id: i32) -> Result<u64, Error> {
         let target = self.authorize_lockouts(caller, user_id).await?;
         let mut tx = self.store.begin().await?;
-        let cleared = tx.clear_lockouts(user_id).await?;
+        let mut logins = vec![super::budget_login(&target.username)];
+        if !target.email.is_empty() {
+            logins.push(super::budget_login(&target.email));
+        }
+        let cleared = tx.clear_lockouts(user_id, &logins).await?;
         let event = Event::new(Kind::Unlock, Some(user_id), &target.username)
             .by(caller.map(|c| c.user.id))
             .detail(format!("{cleared} lockout(s) cleared"));

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::session::rfc3339;
 use crate::{
-    domain::audit,
+    domain::{access::Principal, audit},
     http::{AppState, error::ApiError},
     model::AuditQuery,
 };
@@ -59,12 +59,16 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
-/// The audit trail, newest first.
+/// The audit trail, newest first; for full admins (superusers and the
+/// admin role) only, since it shows every account's addresses and
+/// sign-ins.
 #[utoipa::path(get, path = "/api/auth/audit/", tag = "accounts", params(AuditParams),
     responses((status = 200, description = "A page of events", body = AuditPage),
-        (status = 400, description = "A parameter is not a number, or an unknown kind")))]
+        (status = 400, description = "A parameter is not a number, or an unknown kind"),
+        (status = 403, description = "The caller is not a full admin")))]
 async fn audit_trail(
     State(state): State<AppState>,
+    caller: Principal,
     Query(params): Query<AuditParams>,
 ) -> Result<Response, ApiError> {
     let number = |field: &str, value: &Option<String>| -> Result<Option<i64>, ApiError> {
@@ -89,7 +93,7 @@ async fn audit_trail(
         after: None,
         limit,
     };
-    let entries = audit::trail(&state.store, query).await?;
+    let entries = audit::trail(&state.store, Some(&caller), query).await?;
     let next_before = (entries.len() == limit as usize)
         .then(|| entries.last().map(|e| e.id))
         .flatten();

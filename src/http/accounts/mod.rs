@@ -95,7 +95,7 @@ pub const ACCESS: &[(&str, &str, Rule)] = &[
         "/api/auth/users/{id}/lockouts/",
         Rule::Admin("auth.change_user"),
     ),
-    ("GET", "/api/auth/audit/", Rule::Admin("auth.view_user")),
+    ("GET", "/api/auth/audit/", Rule::FullAdmin),
     ("GET", "/api/auth/roles/", Rule::Authenticated),
     (
         "POST",
@@ -230,14 +230,19 @@ async fn authorize(
         (Rule::Anyone, _) => return Ok(()),
         (_, None) => return Err(unauthorized(json!({ "detail": NOT_AUTHENTICATED }))),
         (Rule::Authenticated, Some(_)) => return Ok(()),
-        (Rule::Admin(p) | Rule::AdminOrSelf(p), Some(caller)) => (p, caller),
+        (Rule::Admin(p) | Rule::AdminOrSelf(p), Some(caller)) => (Some(p), caller),
+        (Rule::FullAdmin, Some(caller)) => (None, caller),
     };
     let is_self = matches!(rule, Rule::AdminOrSelf(_))
         && params
             .iter()
             .any(|(k, v)| k == "user_id" && v.parse::<i32>().ok() == Some(caller.user.id));
     let principal = Principal::load(&state.store, &state.settings.accounts, caller.user).await?;
-    if !is_self && !principal.may(permission) {
+    let allowed = match permission {
+        Some(permission) => is_self || principal.may(permission),
+        None => principal.is_full_admin(),
+    };
+    if !allowed {
         return Err(ApiError::forbidden());
     }
     parts.extensions.insert(principal);

@@ -128,6 +128,14 @@ async fn update_profile(
             false => update.changes.roles = Some(access::dedup(&roles)),
         }
     }
-    let profile = profiles::update_as(&state.store, &state.settings, &caller, id, update).await?;
+    let profile = profiles::update_as(
+        &state.store,
+        state.users.audit(),
+        &state.settings,
+        &caller,
+        id,
+        update,
+    )
+    .await?;
     Ok(Json(profile_body(profile, &base)).into_response())
 }
