@@ -178,12 +178,10 @@ impl Users {
                 }
             }
         }
-        let owner = found.iter().flatten().next().map(|(user, _)| user.id);
-        let found_name = found
-            .iter()
-            .flatten()
-            .next()
-            .map(|(user, _)| user.username.clone());
+        let (owner, found_name) = match found.iter().flatten().next() {
+            Some((user, _)) => (Some(user.id), Some(user.username.clone())),
+            None => (None, None),
+        };
         // The account's budget is keyed by the login as typed (so a refusal
         // links no two names of one account) and that login's lockout
         // generation, which an admin's unlock moves on; every login asks for

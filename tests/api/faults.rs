@@ -58,6 +58,38 @@ async fn sqlite_locked_past_the_busy_timeout_answers_503_then_recovers() {
     );
 }
 
+/// A reset request for a registered address writes (the mail, the audit
+/// record), one for an unknown address does not: with the database too
+/// busy to write, both still answer 204, so the fault tells nothing about
+/// which addresses exist (the write is lost and logged; the user asks
+/// again).
+#[tokio::test]
+async fn a_write_fault_in_a_reset_request_does_not_reveal_the_address() {
+    let app = TestApp::with_settings(Backend::Sqlite, |s| {
+        s.database.busy_timeout_ms = 100;
+        s.rate_limit.enabled = false;
+    })
+    .await;
+    let r = crate::support::client::post(&app, "/auth/users/", registration("known")).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let mut other = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
+    other.execute("BEGIN IMMEDIATE").await.unwrap();
+    for (path, field) in [
+        ("/auth/users/reset_password/", "email"),
+        ("/api/auth/forgot-password/", "email"),
+    ] {
+        for email in ["known@example.com", "unknown@example.com"] {
+            let r = crate::support::client::post(&app, path, json!({ field: email })).await;
+            assert!(r.status.is_success(), "{path} {email}: {r:?}");
+        }
+    }
+    other.execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        app.db.scalar("SELECT COUNT(*) FROM doorman_outbox").await,
+        0
+    );
+}
+
 /// Many writers at once on one SQLite file: each waits its turn for the
 /// lock, none fails.
 #[tokio::test]

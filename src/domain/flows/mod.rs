@@ -161,6 +161,22 @@ impl Flows {
 /// telling which addresses are registered.
 const EMAIL_FLOW_FLOOR: std::time::Duration = std::time::Duration::from_millis(150);
 
+/// The outcome of a mail flow's write for a known address: `Ok(true)`
+/// written; a database fault is logged and answered as the unknown
+/// address's silence (`Ok(false)`), since a 503 only a registered address
+/// can cause would tell which are (the lookup before it failing would
+/// have failed for both); anything else stays an error.
+fn written(result: Result<(), FlowError>) -> Result<bool, FlowError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(FlowError::Domain(Error::Unavailable(cause))) => {
+            tracing::warn!(error = %cause, "a mail flow's write failed; answered as for an unknown address");
+            Ok(false)
+        }
+        Err(other) => Err(other),
+    }
+}
+
 async fn level_timing<T>(work: impl std::future::Future<Output = T>) -> T {
     let started = tokio::time::Instant::now();
     let result = work.await;

@@ -26,19 +26,26 @@ impl Flows {
             (MessageKind::PasswordReset, &dj.password_reset_confirm_url)
         };
         let token = self.users.make_token(&user, &hash);
-        let mut tx = self.users.store().begin().await?;
-        self.users
-            .queue(&mut tx, kind, &user, Some((pattern, &token)))
-            .await?;
-        let what = if username {
-            "username reset link sent"
-        } else {
-            "password reset link sent"
-        };
-        let event =
-            Event::new(Kind::PasswordResetRequested, Some(user.id), &user.username).detail(what);
-        self.users.audit().in_tx(&mut tx, event).await?;
-        tx.commit().await?;
+        let queued = async {
+            let mut tx = self.users.store().begin().await?;
+            self.users
+                .queue(&mut tx, kind, &user, Some((pattern, &token)))
+                .await?;
+            let what = if username {
+                "username reset link sent"
+            } else {
+                "password reset link sent"
+            };
+            let event = Event::new(Kind::PasswordResetRequested, Some(user.id), &user.username)
+                .detail(what);
+            self.users.audit().in_tx(&mut tx, event).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if !written(queued)? {
+            return Ok(());
+        }
         self.users.mailer().wake();
         Ok(())
     }
@@ -56,19 +63,26 @@ impl Flows {
         };
         let token = self.users.make_token(&user, &hash);
         let pattern = self.users.settings().accounts.password_reset_url.clone();
-        let mut tx = self.users.store().begin().await?;
-        self.users
-            .queue(
-                &mut tx,
-                MessageKind::PasswordReset,
-                &user,
-                Some((&pattern, &token)),
-            )
-            .await?;
-        let event = Event::new(Kind::PasswordResetRequested, Some(user.id), &user.username)
-            .detail("password reset link sent (Accounts API)");
-        self.users.audit().in_tx(&mut tx, event).await?;
-        tx.commit().await?;
+        let queued = async {
+            let mut tx = self.users.store().begin().await?;
+            self.users
+                .queue(
+                    &mut tx,
+                    MessageKind::PasswordReset,
+                    &user,
+                    Some((&pattern, &token)),
+                )
+                .await?;
+            let event = Event::new(Kind::PasswordResetRequested, Some(user.id), &user.username)
+                .detail("password reset link sent (Accounts API)");
+            self.users.audit().in_tx(&mut tx, event).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if !written(queued)? {
+            return Ok(None);
+        }
         self.users.mailer().wake();
         Ok(Some((encode_uid(user.id), token)))
     }

@@ -75,17 +75,23 @@ impl Flows {
         }
         if let Some((user, hash)) = found {
             let token = self.users.make_token(&user, &hash);
-            let mut tx = self.users.store().begin().await?;
-            self.users
-                .queue(
-                    &mut tx,
-                    MessageKind::Activation,
-                    &user,
-                    Some((&dj.activation_url, &token)),
-                )
-                .await?;
-            tx.commit().await?;
-            self.users.mailer().wake();
+            let queued = async {
+                let mut tx = self.users.store().begin().await?;
+                self.users
+                    .queue(
+                        &mut tx,
+                        MessageKind::Activation,
+                        &user,
+                        Some((&dj.activation_url, &token)),
+                    )
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await;
+            if written(queued)? {
+                self.users.mailer().wake();
+            }
         }
         Ok(())
     }
