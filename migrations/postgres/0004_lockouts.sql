@@ -10,10 +10,13 @@ CREATE TABLE "doorman_lockout" (
 );
 CREATE INDEX "doorman_lockout_until" ON "doorman_lockout" ("locked_until");
 
--- Clearing a user's lockouts bumps the generation; it is part of the key of
--- every failed-login budget of theirs, so the budgets start again on every
--- node and in Redis at once.
-CREATE TABLE "doorman_lockout_generation" (
-  "user_id" integer NOT NULL PRIMARY KEY REFERENCES "auth_user" ("id") ON DELETE CASCADE,
+-- Clearing a user's lockouts bumps the generation of their username and
+-- e-mail address (lower-cased, as the failed-login budget keys a login);
+-- the generation is part of every such budget's key, so the budgets start
+-- again on every node and in Redis at once. It belongs to the name typed,
+-- not to the user: a login that names no account asks for its generation
+-- the same way, so a reset budget tells nothing about which names exist.
+CREATE TABLE "doorman_login_generation" (
+  "login" varchar(254) NOT NULL PRIMARY KEY,
   "generation" integer NOT NULL
 );

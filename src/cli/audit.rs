@@ -75,9 +75,8 @@ pub async fn run(settings: Settings, command: AuditCommand) -> anyhow::Result<()
     }
     // PostgreSQL hands out ids at insert and transactions commit in any
     // order, so an event may appear below the newest id already printed:
-    // each check re-reads a window of recent ids and prints those not yet
-    // printed.
-    // (A window well below the page size, so new events always fit.)
+    // each check re-reads a window of recent ids (well below the page
+    // size, so new events always fit) and prints those not yet printed.
     const WINDOW: i64 = 100;
     let mut last = last.unwrap_or(0);
     // Nothing from before the start is printed by the re-reading below.
