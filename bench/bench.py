@@ -50,6 +50,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 SCENARIOS = [
     ("me_jwt", "GET", "/auth/users/me/", None, "user_jwt"),
     ("me_token", "GET", "/auth/users/me/", None, "user_token"),
+    ("me_drf_token", "GET", "/auth/users/me/", None, "drf_token"),
     ("profile", "GET", "/api/auth/profile/", None, "user_jwt"),
     ("admin_users", "GET", "/api/auth/users/?page=1", None, "admin_jwt"),
     ("jwt_create", "POST", "/auth/jwt/create/", "login", None),
@@ -58,6 +59,13 @@ SCENARIOS = [
 ]
 BARE_SCENARIO = ("bare_get", "GET", "/", None, None)
 ACCOUNTS_API = {"profile", "admin_users"}
+# Djoser's me_token already is a DRF token; this one is doorman reading a key
+# from Django's authtoken_token in a shared database.
+DOORMAN_ONLY = ACCOUNTS_API | {"me_drf_token"}
+DRF_KEY = "d" * 40
+# The database of the system being measured (kind, where), for credentials
+# written straight into it.
+DATABASE = {}
 
 _live = []  # servers to stop at exit
 _pg_dbs = []  # databases to drop at exit
@@ -183,6 +191,11 @@ def credential(base, kind):
     if kind is None:
         return ""
     who = seed.ADMIN if kind == "admin_jwt" else USER
+    if kind == "drf_token":
+        if not DATABASE.get("drf_token"):
+            seed.drf_token(DATABASE["kind"], DATABASE["where"], USER, DRF_KEY)
+            DATABASE["drf_token"] = True
+        return "Token " + DRF_KEY
     if kind == "user_token":
         s, b = http("POST", base + "/auth/token/login/", {"username": who, "password": PASSWORD})
         return "Token " + expect(s, b, (200,), "token login")["auth_token"]
@@ -502,8 +515,10 @@ def run_system(system, args, tmp):
         else:
             srv, base = start_djoser(system, tmp, where if backend == "sqlite" else None,
                                      None if backend == "sqlite" else where, args.workers)
-            scenarios = [s for s in SCENARIOS if s[0] not in ACCOUNTS_API]
+            scenarios = [s for s in SCENARIOS if s[0] not in DOORMAN_ONLY]
         hasher = seed_system(base, backend if backend == "sqlite" else "postgres", where, args.users)
+        DATABASE.clear()
+        DATABASE.update(kind=backend if backend == "sqlite" else "postgres", where=where)
     def wanted(name):
         return not args.only or name in args.only
 

@@ -102,6 +102,31 @@ def seed_postgres(dbname, password_hash, users, first=1, admin=True):
     """)
 
 
+def drf_token(kind, where, user, key):
+    """Gives `user` the DRF token `key` in Django's `authtoken_token` (made
+    as DRF's migration makes it if missing): a database shared with Django."""
+    u = user.replace("'", "''")
+    if kind == "sqlite":
+        con = sqlite3.connect(where, timeout=30)
+        try:
+            con.execute('CREATE TABLE IF NOT EXISTS "authtoken_token" ("key" varchar(40) NOT NULL PRIMARY KEY, '
+                        '"user_id" integer NOT NULL UNIQUE REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED, '
+                        '"created" datetime NOT NULL)')
+            con.execute("INSERT INTO authtoken_token (key, user_id, created) "
+                        "SELECT ?, id, datetime('now') FROM auth_user WHERE username = ?", (key, user))
+            con.commit()
+        finally:
+            con.close()
+        return
+    psql(where, f"""
+        CREATE TABLE IF NOT EXISTS "authtoken_token" ("key" varchar(40) NOT NULL PRIMARY KEY,
+            "user_id" integer NOT NULL UNIQUE REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED,
+            "created" timestamp with time zone NOT NULL);
+        INSERT INTO authtoken_token (key, user_id, created)
+        SELECT '{key}', id, now() FROM auth_user WHERE username = '{u}';
+    """)
+
+
 def read_hash(kind, where, user):
     """The stored password column of `user` (registered through the API)."""
     if kind == "sqlite":

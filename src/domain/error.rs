@@ -13,6 +13,10 @@ pub enum Error {
     /// A unique value is taken (e.g. the username).
     #[error("{field}: {message}")]
     Conflict { field: String, message: String },
+    /// Rows of another app's `table` still refer to what was to be deleted
+    /// (a shared Django database); nothing was deleted.
+    #[error("still referred to by rows of {table}")]
+    InUse { table: String },
     #[error("unable to log in with provided credentials")]
     InvalidCredentials,
     #[error("the account is inactive")]
@@ -59,6 +63,7 @@ impl From<crate::store::StoreError> for Error {
                 message: format!("A user with that {field} already exists."),
                 field,
             },
+            crate::store::StoreError::Referenced { table } => Error::InUse { table },
             other if other.is_unavailable() => Error::Unavailable(Box::new(other)),
             other => Error::internal(other),
         }

@@ -22,7 +22,7 @@ use crate::{
         jwt::{Claims, JwtError, JwtKeys, TokenPair, TokenType},
         opaque,
     },
-    store::{SessionRow, Store, Timestamp, Tx},
+    store::{SessionRow, Store, Timestamp, TokenRef, Tx},
 };
 
 /// Why presented credentials were refused, in the words of the layer that
@@ -76,8 +76,8 @@ pub struct Caller {
 
 #[derive(Debug, Clone)]
 pub enum Via {
-    /// An opaque token, by its row id.
-    Token(i32),
+    /// An opaque token: doorman's (by row id) or DRF's.
+    Token(TokenRef),
     /// An access JWT.
     Jwt(Claims),
 }
@@ -132,7 +132,7 @@ impl Sessions {
 
     /// The active user holding this opaque token.
     pub async fn authenticate_token(&self, key: &str) -> Result<Caller, AuthError> {
-        let Some((token_id, user)) = self.store.find_token(&opaque::digest(key)).await? else {
+        let Some((token, user)) = self.store.find_token(key, &opaque::digest(key)).await? else {
             return Err(AuthFailure::InvalidToken.into());
         };
         if !user.is_active {
@@ -140,7 +140,7 @@ impl Sessions {
         }
         Ok(Caller {
             user,
-            via: Via::Token(token_id),
+            via: Via::Token(token),
         })
     }
 
@@ -277,9 +277,18 @@ impl Sessions {
         Ok(())
     }
 
-    /// Deletes one opaque token.
-    pub async fn logout_token(&self, token_id: i32) -> Result<(), Error> {
-        Ok(self.store.delete_token(token_id).await?)
+    /// Djoser's `token/logout/` with an opaque token: that token (doorman's
+    /// or DRF's) of `user` stops working.
+    pub async fn logout_token(&self, user: &User, token: TokenRef) -> Result<(), Error> {
+        self.store.delete_token(user.id, token).await?;
+        let event = Event::new(Kind::Logout, Some(user.id), &user.username)
+            .by(Some(user.id))
+            .detail(match token {
+                TokenRef::Own(_) => "token/logout: this opaque token",
+                TokenRef::Drf => "token/logout: this DRF token",
+            });
+        self.audit.alone(&self.store, event).await;
+        Ok(())
     }
 }
 
@@ -294,7 +303,11 @@ impl Sessions {
 /// millisecond, survived. Once `tx` is committed, call
 /// [`Revoked::settle`] before answering, so that every token issued after
 /// the answer is past the cut-off.
-pub async fn revoke_all(tx: &mut Tx, user_id: i32, keep: Option<i32>) -> Result<Revoked, Error> {
+pub async fn revoke_all(
+    tx: &mut Tx,
+    user_id: i32,
+    keep: Option<TokenRef>,
+) -> Result<Revoked, Error> {
     tx.delete_user_tokens(user_id, keep).await?;
     let now = now();
     let cutoff =
@@ -356,6 +369,37 @@ pub struct IssuedPair {
     pub access: String,
     pub refresh: String,
     pub session_id: Option<i32>,
+}
+
+/// Which logins the Accounts API's `logout/` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutScope {
+    /// The login of the refresh token given.
+    This,
+    /// Every login but that one.
+    Others,
+    /// Every login, token and JWT.
+    Global,
+}
+
+impl LogoutScope {
+    /// The wire name (`""` for `This`, the default).
+    pub fn parse(name: &str) -> Option<LogoutScope> {
+        match name {
+            "" => Some(LogoutScope::This),
+            "others" => Some(LogoutScope::Others),
+            "global" => Some(LogoutScope::Global),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            LogoutScope::This => "",
+            LogoutScope::Others => "others",
+            LogoutScope::Global => "global",
+        }
+    }
 }
 
 /// Where a login came from, for the sessions list.
@@ -495,6 +539,55 @@ impl Sessions {
             .await?
             .filter(|s| s.user_id == user_id)
             .map(|s| s.id))
+    }
+
+    /// The Accounts API's `logout/` for `user_id`: `This` ends the login
+    /// `refresh` belongs to (and denies that token), `Others` every other
+    /// login of the user, `Global` everything (every token, JWT and login,
+    /// as `logout_all`). The caller's own access JWT keeps working until it
+    /// expires except under `Global`.
+    pub async fn logout(
+        &self,
+        user_id: i32,
+        refresh: Option<&str>,
+        scope: LogoutScope,
+    ) -> Result<(), Error> {
+        let current = match refresh {
+            Some(r) => self.session_of(r, user_id).await?,
+            None => None,
+        };
+        match scope {
+            LogoutScope::This => {
+                let Some(r) = refresh else {
+                    return Err(Error::field("refresh", "This field is required."));
+                };
+                self.deny_refresh(r, user_id).await?;
+                if let Some(id) = current {
+                    self.store.revoke_sessions(user_id, Some(id), None).await?;
+                }
+            }
+            LogoutScope::Others => {
+                self.store
+                    .revoke_sessions(user_id, None, Some(current.unwrap_or(0)))
+                    .await?;
+            }
+            LogoutScope::Global => {
+                let mut tx = self.store.begin().await?;
+                let revoked = revoke_all(&mut tx, user_id, None).await?;
+                let event = Event::new(Kind::TokensRevoked, Some(user_id), "")
+                    .by(Some(user_id))
+                    .detail("Accounts API logout, scope global: every token, JWT and login");
+                self.audit.in_tx(&mut tx, event).await?;
+                tx.commit().await?;
+                revoked.settle().await;
+                self.store.revoke_sessions(user_id, None, None).await?;
+            }
+        }
+        let event = Event::new(Kind::Logout, Some(user_id), "")
+            .by(Some(user_id))
+            .detail(format!("Accounts API logout, scope {}", scope.name()));
+        self.audit.alone(&self.store, event).await;
+        Ok(())
     }
 
     /// Denies a refresh token if it is a valid one of `user_id`.

@@ -203,6 +203,13 @@ impl From<domain::Error> for ApiError {
         match e {
             E::NotFound => ApiError::not_found(),
             E::Conflict { field, message } => ApiError::fields(vec![(field, vec![message])]),
+            E::InUse { table } => ApiError::detail(
+                StatusCode::CONFLICT,
+                format!(
+                    "Cannot delete: rows of the table \"{table}\" still refer to it; \
+                     remove or reassign them first."
+                ),
+            ),
             E::InvalidCredentials => {
                 ApiError::non_field(vec!["Unable to log in with provided credentials.".into()])
             }

@@ -13,6 +13,8 @@ pub use access::RoleMembers;
 pub use lockouts::Lockout;
 mod outbox;
 mod profiles;
+mod references;
+pub use references::{GROUP_RULES, OnDelete, USER_RULES};
 mod roles;
 mod sessions;
 mod timestamp;
@@ -33,6 +35,7 @@ pub use crate::model::UserChanges;
 pub use outbox::{NewMail, OutboxRow};
 pub use sessions::SessionRow;
 pub use timestamp::{Timestamp, timestamp_text};
+pub use tokens::TokenRef;
 use user_cache::UserCache;
 
 use crate::config::DatabaseSettings;
@@ -86,14 +89,22 @@ pub(crate) enum TxInner {
 
 impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
-        match self.inner {
-            TxInner::Sqlite(t) => t.commit().await?,
-            TxInner::Postgres(t) => t.commit().await?,
-        }
+        let committed = match self.inner {
+            TxInner::Sqlite(t) => t.commit().await,
+            TxInner::Postgres(t) => t.commit().await,
+        };
+        committed.map_err(referenced_at_commit)?;
         if self.touches_users {
             self.cache.invalidate();
         }
         Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            TxInner::Sqlite(_) => Backend::Sqlite,
+            TxInner::Postgres(_) => Backend::Postgres,
+        }
     }
 
     /// Marks this transaction as changing what the user cache holds.
@@ -102,8 +113,25 @@ impl Tx {
     }
 }
 
+/// Django's foreign keys are checked at commit (`DEFERRABLE INITIALLY
+/// DEFERRED`): a row that came to refer to a deleted one after
+/// `release_references` looked is refused there.
+fn referenced_at_commit(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation
+    {
+        return StoreError::Referenced {
+            table: db.table().unwrap_or("another table").to_string(),
+        };
+    }
+    StoreError::Database(e)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Rows of `table` (of another app) still refer to the row to delete.
+    #[error("rows of {table} refer to it")]
+    Referenced { table: String },
     /// A unique constraint refused the write; `field` names the column.
     #[error("{field} already exists")]
     Conflict { field: String },
@@ -188,6 +216,9 @@ pub struct Store {
     pool: Pool,
     /// Users as JWT authentication needs them (see `user_cache`).
     user_cache: Arc<UserCache>,
+    /// Whether DRF's `authtoken_token` exists (a database shared with
+    /// Django), asked again now and then.
+    drf_tokens: Arc<tokens::Presence>,
     /// SQLite file whose neighbour `<file>.migrate-lock` serialises
     /// migrations across processes (PostgreSQL uses an advisory lock).
     sqlite_file: Option<std::path::PathBuf>,
@@ -225,6 +256,7 @@ impl Store {
             Ok(Store {
                 pool: Pool::Sqlite(pool),
                 user_cache,
+                drf_tokens: Arc::default(),
                 sqlite_file,
             })
         } else {
@@ -237,6 +269,7 @@ impl Store {
             Ok(Store {
                 pool: Pool::Postgres(pool),
                 user_cache,
+                drf_tokens: Arc::default(),
                 sqlite_file: None,
             })
         }

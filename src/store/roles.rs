@@ -136,21 +136,17 @@ impl Tx {
         Ok(changed > 0)
     }
 
-    /// Deletes a group with its grants and user memberships; false if
-    /// there is none with this id.
+    /// Deletes a group with its grants, user memberships and the seed
+    /// accounts app's profile roles (`Referenced` if another app's table
+    /// still points at it); false if there is none with this id.
     pub async fn delete_role(&mut self, id: i32) -> Result<bool, StoreError> {
-        let mut deleted = 0;
-        for sql in [
-            "DELETE FROM auth_group_permissions WHERE group_id = $1",
-            "DELETE FROM auth_user_groups WHERE group_id = $1",
-            "DELETE FROM auth_group WHERE id = $1",
-        ] {
-            deleted = on_tx!(self, conn => sqlx::query(sql)
-                .bind(id)
-                .execute(conn)
-                .await
-                .map(|r| r.rows_affected()))?;
-        }
+        self.release_references("auth_group", "id", id, super::GROUP_RULES)
+            .await?;
+        let deleted = on_tx!(self, conn => sqlx::query("DELETE FROM auth_group WHERE id = $1")
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(deleted > 0)
     }
 

@@ -1,10 +1,58 @@
 //! Credentials that outlive a request: opaque API tokens (only their
-//! SHA-256 digests are stored), the per-user `tokens_valid_after` cut-off
-//! that retires every JWT issued before it, and the denylist of refresh
-//! tokens logged out one by one.
+//! SHA-256 digests are stored), the keys of DRF's `authtoken_token` in a
+//! database shared with Django (stored in clear by DRF, read and deleted
+//! here, never written), the per-user `tokens_valid_after` cut-off that
+//! retires every JWT issued before it, and the denylist of refresh tokens
+//! logged out one by one.
+
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use super::{Store, StoreError, Timestamp, Tx, on_pool, on_tx};
 use crate::model::User;
+
+/// DRF's token table.
+const DRF_TOKENS: &str = "authtoken_token";
+
+/// Which opaque token authenticated a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRef {
+    /// A row of `doorman_token`, by id.
+    Own(i32),
+    /// The user's row of DRF's `authtoken_token` (DRF keeps one per user).
+    Drf,
+}
+
+/// Whether a table exists, asked again at most once a minute: DRF's token
+/// table may be added by Django's `migrate` while doorman runs, and asking
+/// on every unknown key would cost a catalog query each.
+#[derive(Default)]
+pub(crate) struct Presence {
+    checked: Mutex<Option<(Instant, bool)>>,
+}
+
+const PRESENCE_TTL: Duration = Duration::from_secs(60);
+
+impl Presence {
+    fn known(&self) -> Option<bool> {
+        let checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        checked.and_then(|(at, present)| (at.elapsed() < PRESENCE_TTL).then_some(present))
+    }
+
+    fn set(&self, present: bool) {
+        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), present));
+    }
+}
+
+/// A query answering one row if table `$1` exists.
+fn table_exists_sql(backend: super::Backend) -> &'static str {
+    match backend {
+        super::Backend::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1",
+        super::Backend::Postgres => "SELECT 1 WHERE to_regclass($1) IS NOT NULL",
+    }
+}
 
 impl Tx {
     pub async fn insert_token(
@@ -25,20 +73,45 @@ impl Tx {
         Ok(id)
     }
 
-    /// Removes every opaque token of the user; returns how many.
+    /// Removes every opaque token of the user but `except` — doorman's and,
+    /// in a database shared with Django, the user's DRF token; returns how
+    /// many.
     pub async fn delete_user_tokens(
         &mut self,
         user_id: i32,
-        except: Option<i32>,
+        except: Option<TokenRef>,
     ) -> Result<u64, StoreError> {
-        Ok(on_tx!(self, conn => sqlx::query(
+        // Tokens are cached with the users (`user_cache`).
+        self.touch_users();
+        let keep = match except {
+            Some(TokenRef::Own(id)) => id,
+            _ => 0,
+        };
+        let mut n = on_tx!(self, conn => sqlx::query(
             "DELETE FROM doorman_token WHERE user_id = $1 AND id <> $2",
         )
         .bind(user_id)
-        .bind(except.unwrap_or(0))
+        .bind(keep)
         .execute(conn)
         .await
-        .map(|r| r.rows_affected()))?)
+        .map(|r| r.rows_affected()))?;
+        if except != Some(TokenRef::Drf) && self.table_exists(DRF_TOKENS).await? {
+            n += on_tx!(self, conn => sqlx::query("DELETE FROM authtoken_token WHERE user_id = $1")
+                .bind(user_id)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(n)
+    }
+
+    async fn table_exists(&mut self, table: &str) -> Result<bool, StoreError> {
+        let sql = table_exists_sql(self.backend());
+        let found: Option<(i32,)> = on_tx!(self, conn => sqlx::query_as(sql)
+            .bind(table)
+            .fetch_optional(conn)
+            .await)?;
+        Ok(found.is_some())
     }
 
     /// JWTs of this user issued before `at` are refused from now on.
@@ -74,18 +147,73 @@ impl Store {
         Ok(id)
     }
 
-    /// The token's id and its user, by digest, in one round trip: this
-    /// runs on every request authenticated with `Token`.
-    pub async fn find_token(&self, digest: &str) -> Result<Option<(i32, User)>, StoreError> {
-        self.find_user_by_token_digest(digest).await
+    /// The token a key is and its user: this runs on every request
+    /// authenticated with `Token`. A key checked lately is answered from
+    /// memory (`user_cache`); otherwise doorman's tokens are looked up by
+    /// the key's digest and then, in a database shared with Django, DRF's
+    /// by the key itself (an indexed equality, as DRF looks them up).
+    pub async fn find_token(
+        &self,
+        key: &str,
+        digest: &str,
+    ) -> Result<Option<(TokenRef, User)>, StoreError> {
+        if let Some((token, user_id)) = self.user_cache.get_token(digest)
+            && let Some((user, _)) = self.find_user_with_cutoff(user_id).await?
+        {
+            return Ok(Some((token, user)));
+        }
+        let generation = self.user_cache.generation();
+        if let Some((id, user)) = self.find_user_by_token_digest(digest).await? {
+            let token = TokenRef::Own(id);
+            self.user_cache
+                .put_token(generation, digest, token, user.id);
+            return Ok(Some((token, user)));
+        }
+        if !self.drf_tokens_present().await? {
+            return Ok(None);
+        }
+        let found = self.find_user_by_drf_key(key).await?;
+        if let Some(user) = &found {
+            self.user_cache
+                .put_token(generation, digest, TokenRef::Drf, user.id);
+        }
+        Ok(found.map(|user| (TokenRef::Drf, user)))
     }
 
-    pub async fn delete_token(&self, id: i32) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("DELETE FROM doorman_token WHERE id = $1")
+    async fn drf_tokens_present(&self) -> Result<bool, StoreError> {
+        if let Some(present) = self.drf_tokens.known() {
+            return Ok(present);
+        }
+        let sql = table_exists_sql(self.backend());
+        let found: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(DRF_TOKENS)
+            .fetch_optional(pool)
+            .await)?;
+        self.drf_tokens.set(found.is_some());
+        Ok(found.is_some())
+    }
+
+    /// Deletes one opaque token of `user_id` (a DRF token is the user's one
+    /// row of `authtoken_token`).
+    pub async fn delete_token(&self, user_id: i32, token: TokenRef) -> Result<(), StoreError> {
+        match token {
+            TokenRef::Own(id) => on_pool!(self, pool => sqlx::query(
+                "DELETE FROM doorman_token WHERE id = $1 AND user_id = $2",
+            )
             .bind(id)
+            .bind(user_id)
             .execute(pool)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|r| r.rows_affected()))?,
+            TokenRef::Drf => on_pool!(self, pool => sqlx::query(
+                "DELETE FROM authtoken_token WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?,
+        };
+        self.user_cache.invalidate();
         Ok(())
     }
 

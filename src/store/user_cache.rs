@@ -18,7 +18,11 @@
 //!   cache off.
 //!
 //! It also keeps the number of users (the `count` of an unfiltered admin
-//! list page), under the same rules.
+//! list page) and the opaque tokens checked lately (key digest → token and
+//! user id), under the same rules: a transaction that deletes tokens marks
+//! itself as touching users, so a logout or a revocation on this node is
+//! seen at once and one elsewhere (another node, Django deleting an
+//! `authtoken_token` row) within `ttl`. Unknown keys are not remembered.
 //!
 //! Invalidation is global rather than per user: writes to these tables are
 //! rare next to authenticated reads (a login updates `last_login`), and one
@@ -34,7 +38,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::Timestamp;
+use super::{Timestamp, TokenRef};
 use crate::model::User;
 
 /// Above this many entries the cache starts over (each is a few hundred
@@ -48,10 +52,19 @@ struct Entry {
     cutoff: Option<Timestamp>,
 }
 
+struct TokenEntry {
+    generation: u64,
+    stored: Instant,
+    token: TokenRef,
+    user_id: i32,
+}
+
 pub struct UserCache {
     ttl: Duration,
     generation: AtomicU64,
     entries: Mutex<HashMap<i32, Entry>>,
+    /// By key digest.
+    tokens: Mutex<HashMap<String, TokenEntry>>,
     /// The number of users (generation, stored, count), for list pages.
     total: Mutex<Option<(u64, Instant, i64)>>,
     /// Held while the number of users is being counted, so that when the
@@ -69,6 +82,7 @@ impl UserCache {
             ttl,
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
             total: Mutex::new(None),
             counting: tokio::sync::Mutex::new(()),
         }
@@ -118,6 +132,41 @@ impl UserCache {
         );
     }
 
+    /// The token a key digest was found to be, and its user's id.
+    pub fn get_token(&self, digest: &str) -> Option<(TokenRef, i32)> {
+        if !self.enabled() {
+            return None;
+        }
+        let generation = self.generation();
+        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = tokens.get(digest)?;
+        (entry.generation == generation && entry.stored.elapsed() < self.ttl)
+            .then_some((entry.token, entry.user_id))
+    }
+
+    /// Stores a token found under `generation` (see `put`).
+    pub fn put_token(&self, generation: u64, digest: &str, token: TokenRef, user_id: i32) {
+        if !self.enabled() {
+            return;
+        }
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != generation {
+            return;
+        }
+        if tokens.len() >= CAPACITY {
+            tokens.clear();
+        }
+        tokens.insert(
+            digest.to_string(),
+            TokenEntry {
+                generation,
+                stored: Instant::now(),
+                token,
+                user_id,
+            },
+        );
+    }
+
     /// The number of users, if counted under the current generation less
     /// than `ttl` ago.
     pub fn total(&self) -> Option<i64> {
@@ -155,8 +204,10 @@ impl UserCache {
     /// Forgets everything; called after a commit that changed users.
     pub fn invalidate(&self) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
+        tokens.clear();
     }
 }
 
@@ -187,6 +238,19 @@ mod tests {
         assert_eq!(cache.get(1).unwrap().0.username, "a");
         cache.invalidate();
         assert!(cache.get(1).is_none());
+    }
+
+    #[test]
+    fn a_token_is_remembered_until_invalidated_and_not_if_read_before() {
+        let cache = UserCache::new(Duration::from_secs(60));
+        let g = cache.generation();
+        cache.put_token(g, "d1", TokenRef::Own(7), 1);
+        assert_eq!(cache.get_token("d1"), Some((TokenRef::Own(7), 1)));
+        assert_eq!(cache.get_token("d2"), None);
+        cache.invalidate();
+        assert_eq!(cache.get_token("d1"), None);
+        cache.put_token(g, "d1", TokenRef::Drf, 1);
+        assert_eq!(cache.get_token("d1"), None, "read before the write");
     }
 
     #[test]

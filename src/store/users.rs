@@ -214,6 +214,27 @@ impl Store {
         Ok(row.map(|r| (r.token_id, r.user.split().0)))
     }
 
+    /// The user holding DRF token `key` (`authtoken_token`, which must
+    /// exist).
+    pub(super) async fn find_user_by_drf_key(&self, key: &str) -> Result<Option<User>, StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let columns: Vec<String> = USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{}", c.trim()))
+                .collect();
+            format!(
+                "SELECT {} FROM authtoken_token t \
+                 JOIN auth_user u ON u.id = t.user_id WHERE t.key = $1",
+                columns.join(", ")
+            )
+        });
+        let row: Option<UserRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
+            .bind(key)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(|r| r.split().0))
+    }
+
     /// Up to `limit` usable password hashes, for learning what checking
     /// each kind costs (no user is named).
     pub async fn sample_password_hashes(&self, limit: i64) -> Result<Vec<String>, StoreError> {
@@ -385,17 +406,14 @@ impl Tx {
         Ok(new_user_record(id.0, new, email, joined))
     }
 
-    /// Deletes a user and the rows that point at it. Django's join tables
-    /// have no ON DELETE action, so their rows go first; doorman's own
-    /// tables cascade.
+    /// Deletes a user and the rows that point at it: those of the tables
+    /// doorman knows go first (`release_references`), a row of any other
+    /// app's table refuses the delete (`Referenced`); doorman's own tables
+    /// cascade.
     pub async fn delete_user(&mut self, id: i32) -> Result<bool, StoreError> {
         self.touch_users();
-        for sql in [
-            "DELETE FROM auth_user_groups WHERE user_id = $1",
-            "DELETE FROM auth_user_user_permissions WHERE user_id = $1",
-        ] {
-            on_tx!(self, conn => sqlx::query(sql).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
-        }
+        self.release_references("auth_user", "id", id, super::USER_RULES)
+            .await?;
         let n = on_tx!(self, conn => sqlx::query("DELETE FROM auth_user WHERE id = $1")
             .bind(id)
             .execute(conn)

@@ -33,6 +33,7 @@ mod ops;
 mod properties;
 mod rate_limits;
 mod secrets_in_logs;
+mod shared_database;
 mod storage;
 mod two_nodes;
 mod users;

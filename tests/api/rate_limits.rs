@@ -369,6 +369,22 @@ async fn current_password_guesses_are_limited(app: TestApp) {
         );
     }
     assert_throttled(&guess(PW).await);
+    // An admin's unlock clears this budget as it clears the login's.
+    let boss = app.user("boss").superuser().signed_in().await;
+    let r = app
+        .request(
+            Method::DELETE,
+            &format!("/api/auth/users/{}/lockouts/", thief.id),
+            Some(boss.auth()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(
+        guess("still-wrong").await.status,
+        StatusCode::BAD_REQUEST,
+        "the unlock reached the current-password budget"
+    );
 }
 
 async fn mails_to_a_changed_login_spend_the_recipient_budget(app: TestApp) {

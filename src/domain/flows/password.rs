@@ -116,7 +116,14 @@ impl Flows {
         user: &User,
         password: &Password,
     ) -> Result<bool, Error> {
-        let key = format!("current password of user {}", user.id);
+        // With the username's lockout generation, so an admin's unlock
+        // clears this budget too, on every node.
+        let generation = self
+            .users
+            .store()
+            .lockout_generation(&crate::domain::users::budget_login(&user.username))
+            .await?;
+        let key = format!("current password of user {}\n{generation}", user.id);
         let limits = self.users.limits();
         limits.take(Class::LoginFailuresPerAccount, &key).await?;
         let hash = self.users.store().password_hash(user.id).await?;
@@ -136,7 +143,7 @@ impl Flows {
         user: &User,
         new: &Password,
         again: Option<&Password>,
-        keep_token: Option<i32>,
+        keep_token: Option<crate::store::TokenRef>,
     ) -> Result<(), FlowError> {
         self.users
             .validate_password(new, &attributes(user))

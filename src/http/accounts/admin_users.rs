@@ -206,7 +206,8 @@ async fn update_user(
 #[utoipa::path(delete, path = "/api/auth/users/{id}/delete/", tag = "accounts",
     params(("id" = i32, Path, description = "The user's id")),
     responses((status = 204, description = "Deleted"), (status = 403, description = "The caller's own account"),
-        (status = 404, description = "No such user")))]
+        (status = 404, description = "No such user"),
+        (status = 409, description = "Another app's table still refers to the user", body = crate::http::djoser::schema::Detail)))]
 async fn delete_user(
     State(state): State<AppState>,
     caller: Principal,

@@ -172,7 +172,8 @@ async fn rename_role(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Not authenticated", body = DetailBody),
         (status = 403, description = "Not an admin", body = DetailBody),
-        (status = 404, description = "No such role", body = DetailBody)))]
+        (status = 404, description = "No such role", body = DetailBody),
+        (status = 409, description = "Another app's table still refers to the role", body = DetailBody)))]
 async fn delete_role(
     State(state): State<AppState>,
     caller: Principal,

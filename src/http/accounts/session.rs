@@ -22,7 +22,7 @@ use crate::{
     domain::{
         Error,
         password::Password,
-        sessions::{Device, IssuedPair},
+        sessions::{Device, IssuedPair, LogoutScope},
         users::User,
     },
     http::{
@@ -217,46 +217,17 @@ async fn logout(
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&payload);
     let refresh = f.optional_string("refresh").filter(|r| !r.is_empty());
-    let scope = f.optional_string("scope").unwrap_or_default();
-    if !["", "others", "global"].contains(&scope.as_str()) {
-        f.error("scope", format!("\"{scope}\" is not a valid choice."));
+    let name = f.optional_string("scope").unwrap_or_default();
+    let scope = LogoutScope::parse(&name);
+    if scope.is_none() {
+        f.error("scope", format!("\"{name}\" is not a valid choice."));
     }
     f.finish()?;
-    let user_id = caller.user.id;
-    let current = match &refresh {
-        Some(r) => state.sessions.session_of(r, user_id).await?,
-        None => None,
-    };
-    match scope.as_str() {
-        "global" => state.flows.logout_all(user_id).await?,
-        "others" => {
-            state
-                .store
-                .revoke_sessions(user_id, None, Some(current.unwrap_or(0)))
-                .await?;
-        }
-        _ => {
-            let Some(r) = refresh else {
-                return Err(ApiError::fields(vec![(
-                    "refresh".into(),
-                    vec!["This field is required.".into()],
-                )]));
-            };
-            state.sessions.deny_refresh(&r, user_id).await?;
-        }
-    }
-    if scope != "others"
-        && let Some(id) = current
-    {
-        state.store.revoke_sessions(user_id, Some(id), None).await?;
-    }
-    if scope == "global" {
-        state.store.revoke_sessions(user_id, None, None).await?;
-    }
-    let event = Event::new(Kind::Logout, Some(user_id), "")
-        .by(Some(user_id))
-        .detail(format!("Accounts API logout, scope {scope}"));
-    state.users.audit().alone(&state.store, event).await;
+    let scope = scope.unwrap_or(LogoutScope::This);
+    state
+        .sessions
+        .logout(caller.user.id, refresh.as_deref(), scope)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -3,7 +3,6 @@
 //! `token/logout_all/`. Each login makes a new token, so several devices
 //! can be signed in at once (Djoser shares one token per user).
 
-use crate::domain::audit::{Event, Kind};
 use crate::http::client::ClientAddr;
 use axum::{
     Json,
@@ -117,13 +116,7 @@ async fn token_logout(
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
     match caller.via {
-        Via::Token(id) => {
-            state.sessions.logout_token(id).await?;
-            let event = Event::new(Kind::Logout, Some(caller.user.id), &caller.user.username)
-                .by(Some(caller.user.id))
-                .detail("token/logout: this opaque token");
-            state.users.audit().alone(&state.store, event).await;
-        }
+        Via::Token(token) => state.sessions.logout_token(&caller.user, token).await?,
         Via::Jwt(_) => state.flows.delete_all_tokens(caller.user.id).await?,
     }
     Ok(no_content())

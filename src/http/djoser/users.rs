@@ -319,7 +319,7 @@ async fn delete(
 /// Delete a user; body `{"current_password"}` (the caller's password).
 #[utoipa::path(delete, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
     request_body = schema::CurrentPassword,
-    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail)))]
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail), (status = 409, body = schema::Detail)))]
 async fn delete_user(
     State(state): State<AppState>,
     caller: Principal,
@@ -354,7 +354,7 @@ async fn update_me(
 /// Delete the caller's account; body `{"current_password"}` (1.x: `POST users/delete/`).
 #[utoipa::path(delete, path = "/auth/users/me/", tag = "djoser",
     request_body = schema::CurrentPassword,
-    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 409, body = schema::Detail)))]
 async fn delete_me(
     State(state): State<AppState>,
     caller: Principal,

@@ -1,0 +1,214 @@
+//! Deleting a row that other apps' tables point at, in a database shared
+//! with Django.
+//!
+//! Django's foreign keys have no `ON DELETE` action: Django cascades in
+//! Python, following each model's `on_delete`. When doorman deletes a user
+//! or a group, every row that still refers to it must go first, or the
+//! commit fails. The tables doorman knows (Django's auth joins, the admin's
+//! log, DRF's tokens, simplejwt's outstanding tokens, the seed's accounts
+//! app) are handled as their models' `on_delete` says; a row in any other
+//! table (a model of the rest of the project, which may mean `PROTECT`)
+//! stops the delete with [`StoreError::Referenced`] before anything is
+//! written, so a delete is never half done. doorman's own tables cascade in
+//! the database and are left to it.
+//!
+//! The foreign keys are read from the catalog (`pragma_foreign_key_list`,
+//! `pg_constraint`) at each delete, so a table Django's `migrate` added
+//! while doorman runs is seen at once; deletes are rare and the catalog
+//! query is small.
+
+use super::{StoreError, Tx, on_tx};
+
+/// What a delete does to rows of a known table that refer to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    /// Delete them (Django's `CASCADE`), after what refers to them.
+    Cascade,
+    /// Set the column to NULL (`SET_NULL`).
+    SetNull,
+}
+
+/// `(table, column, action)`: how rows of `table` whose `column` points
+/// at a deleted row are treated.
+pub type Rule = (&'static str, &'static str, OnDelete);
+
+/// What refers to a user, as the models of Django and its usual apps
+/// declare it.
+pub const USER_RULES: &[Rule] = &[
+    ("auth_user_groups", "user_id", OnDelete::Cascade),
+    ("auth_user_user_permissions", "user_id", OnDelete::Cascade),
+    // django.contrib.admin's LogEntry.user: CASCADE.
+    ("django_admin_log", "user_id", OnDelete::Cascade),
+    // rest_framework.authtoken's Token.user: CASCADE.
+    ("authtoken_token", "user_id", OnDelete::Cascade),
+    // simplejwt's OutstandingToken.user: SET_NULL (the blacklist keeps its
+    // entries; BlacklistedToken points at the outstanding token).
+    (
+        "token_blacklist_outstandingtoken",
+        "user_id",
+        OnDelete::SetNull,
+    ),
+    // The seed's accounts app: UserProfile.user CASCADE, and the profile's
+    // roles (a many-to-many through table) with it.
+    ("accounts_userprofile", "user_id", OnDelete::Cascade),
+    (
+        "accounts_userprofile_roles",
+        "userprofile_id",
+        OnDelete::Cascade,
+    ),
+];
+
+/// What refers to a group.
+pub const GROUP_RULES: &[Rule] = &[
+    ("auth_user_groups", "group_id", OnDelete::Cascade),
+    ("auth_group_permissions", "group_id", OnDelete::Cascade),
+    ("accounts_userprofile_roles", "group_id", OnDelete::Cascade),
+];
+
+/// A foreign key found in the catalog.
+#[derive(Debug, Clone)]
+struct ForeignKey {
+    /// The referring table and column.
+    table: String,
+    column: String,
+    /// The referred-to column of the parent.
+    target: String,
+    /// The database itself acts on delete (CASCADE, SET NULL, …).
+    acts: bool,
+}
+
+/// How deep references of references are followed (user → profile →
+/// profile roles is two).
+const MAX_DEPTH: usize = 3;
+
+fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+impl Tx {
+    /// Clears, inside this transaction, every row that refers to the row
+    /// of `table` whose `key` column is `id`, following `rules`; refuses
+    /// with `Referenced` if an unknown table holds such a row.
+    pub async fn release_references(
+        &mut self,
+        table: &str,
+        key: &str,
+        id: i32,
+        rules: &[Rule],
+    ) -> Result<(), StoreError> {
+        let filter = format!("{} = $1", quote(key));
+        self.release(table, &filter, id, rules, 0).await
+    }
+
+    /// The rows of `table` matching `filter` (a condition on `$1`) are about
+    /// to be deleted: deal with what refers to them.
+    fn release<'a>(
+        &'a mut self,
+        table: &'a str,
+        filter: &'a str,
+        id: i32,
+        rules: &'a [Rule],
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>> {
+        Box::pin(async move {
+            for fk in self.foreign_keys_to(table).await? {
+                if fk.acts {
+                    continue;
+                }
+                let rule = rules
+                    .iter()
+                    .find(|(t, c, _)| *t == fk.table && *c == fk.column);
+                let child = format!(
+                    "{} IN (SELECT {} FROM {} WHERE {filter})",
+                    quote(&fk.column),
+                    quote(&fk.target),
+                    quote(table)
+                );
+                match rule {
+                    Some((_, _, OnDelete::Cascade)) if depth < MAX_DEPTH => {
+                        self.release(&fk.table, &child, id, rules, depth + 1)
+                            .await?;
+                        let sql = format!("DELETE FROM {} WHERE {child}", quote(&fk.table));
+                        self.execute_with_id(&sql, id).await?;
+                    }
+                    Some((_, _, OnDelete::SetNull)) => {
+                        let sql = format!(
+                            "UPDATE {} SET {} = NULL WHERE {child}",
+                            quote(&fk.table),
+                            quote(&fk.column)
+                        );
+                        self.execute_with_id(&sql, id).await?;
+                    }
+                    _ => {
+                        let sql =
+                            format!("SELECT 1 FROM {} WHERE {child} LIMIT 1", quote(&fk.table));
+                        let found = on_tx!(self, conn => sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(id)
+                            .fetch_optional(conn)
+                            .await
+                            .map(|r| r.is_some()))?;
+                        if found {
+                            return Err(StoreError::Referenced { table: fk.table });
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn execute_with_id(&mut self, sql: &str, id: i32) -> Result<u64, StoreError> {
+        let sql = sql.to_string();
+        Ok(on_tx!(self, conn => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?)
+    }
+
+    /// The single-column foreign keys that point at `table`.
+    async fn foreign_keys_to(&mut self, table: &str) -> Result<Vec<ForeignKey>, StoreError> {
+        let rows: Vec<(String, String, String, String)> = match &mut self.inner {
+            super::TxInner::Sqlite(t) => {
+                sqlx::query_as(
+                    "SELECT m.name, f.\"from\", coalesce(f.\"to\", 'id'), f.on_delete \
+                     FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
+                     WHERE m.type = 'table' AND lower(f.\"table\") = lower($1) \
+                     ORDER BY m.name, f.\"from\"",
+                )
+                .bind(table)
+                .fetch_all(&mut **t)
+                .await?
+            }
+            super::TxInner::Postgres(t) => {
+                sqlx::query_as(
+                    "SELECT cl.relname::text, a.attname::text, af.attname::text, \
+                            CASE c.confdeltype WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' \
+                            ELSE 'ACTS' END \
+                     FROM pg_constraint c \
+                     JOIN pg_class cl ON cl.oid = c.conrelid \
+                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+                     JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] \
+                     WHERE c.contype = 'f' AND c.confrelid = to_regclass($1) \
+                       AND cardinality(c.conkey) = 1 \
+                     ORDER BY 1, 2",
+                )
+                .bind(table)
+                .fetch_all(&mut **t)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(table, column, target, action)| ForeignKey {
+                table,
+                column,
+                target,
+                acts: !matches!(
+                    action.to_ascii_uppercase().as_str(),
+                    "NO ACTION" | "RESTRICT"
+                ),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,369 @@
+//! A database shared with a Django project: the tables of Django's admin,
+//! DRF's authtoken, simplejwt's blacklist, the seed's accounts app and a
+//! project model (`shop_order`), as Django 5.2 makes them
+//! (`tests/django/schema/apps-*.sql`), next to doorman's. Deleting a user
+//! or a role clears what those apps' models cascade, and a project row
+//! that still refers to it refuses the delete with a 409, never half done.
+
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::{
+    on_both_backends,
+    support::{Backend, TestApp, people::PW},
+};
+
+on_both_backends!(
+    deleting_a_user_clears_what_django_apps_cascade,
+    a_project_row_refuses_the_delete_and_nothing_goes,
+    deleting_a_role_clears_the_profile_roles_of_the_accounts_app,
+    a_drf_token_made_by_django_authenticates_and_logs_out,
+    a_drf_token_follows_revocations,
+);
+
+/// Adds the Django apps' tables to the test database.
+async fn with_django_apps(app: &TestApp) {
+    let schema = match app.db.backend {
+        Backend::Sqlite => include_str!("../django/schema/apps-sqlite.sql"),
+        Backend::Postgres => include_str!("../django/schema/apps-postgres.sql"),
+    };
+    app.db.execute(schema).await;
+}
+
+/// Rows the Django side wrote for user `id`: a DRF token, an admin log
+/// entry, a blacklisted refresh token and a seed profile with one role.
+async fn django_rows_for(app: &TestApp, id: i64, tag: &str) {
+    let at = "'2026-01-01 00:00:00+00:00'";
+    app.db
+        .execute(&format!(
+            "INSERT INTO authtoken_token (key, user_id, created) VALUES ('{tag:0>40}', {id}, {at});
+             INSERT INTO django_admin_log (action_time, user_id, object_id, object_repr, action_flag, change_message)
+               VALUES ({at}, {id}, '{id}', '{tag}', 2, '[]');
+             INSERT INTO token_blacklist_outstandingtoken (user_id, jti, token, created_at, expires_at)
+               VALUES ({id}, 'jti-{tag}', 'a.refresh.token', {at}, {at});
+             INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at)
+               SELECT id, {at} FROM token_blacklist_outstandingtoken WHERE jti = 'jti-{tag}';
+             INSERT INTO auth_group (name) VALUES ('role-{tag}');
+             INSERT INTO accounts_userprofile (user_id, phone, address, bio, created_at, updated_at)
+               VALUES ({id}, '', '', '', {at}, {at});
+             INSERT INTO accounts_userprofile_roles (userprofile_id, group_id)
+               SELECT p.id, g.id FROM accounts_userprofile p, auth_group g
+               WHERE p.user_id = {id} AND g.name = 'role-{tag}';"
+        ))
+        .await;
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    app.db.scalar(sql).await
+}
+
+async fn deleting_a_user_clears_what_django_apps_cascade(app: TestApp) {
+    with_django_apps(&app).await;
+    let ann = app.user("ann").signed_in().await;
+    let bob = app.user("bob").create().await;
+    django_rows_for(&app, ann.id, "ann").await;
+    django_rows_for(&app, bob.id, "bob").await;
+
+    let r = app
+        .request(
+            Method::DELETE,
+            "/auth/users/me/",
+            Some(ann.auth()),
+            Some(json!({"current_password": PW})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+
+    let id = ann.id;
+    for (sql, left) in [
+        (format!("SELECT count(*) FROM auth_user WHERE id = {id}"), 0),
+        (format!("SELECT count(*) FROM authtoken_token WHERE user_id = {id}"), 0),
+        (format!("SELECT count(*) FROM django_admin_log WHERE user_id = {id}"), 0),
+        (format!("SELECT count(*) FROM accounts_userprofile WHERE user_id = {id}"), 0),
+        // simplejwt's SET_NULL: the outstanding token stays, unowned, and
+        // its blacklist entry with it.
+        (
+            "SELECT count(*) FROM token_blacklist_outstandingtoken WHERE jti = 'jti-ann' AND user_id IS NULL".into(),
+            1,
+        ),
+        ("SELECT count(*) FROM token_blacklist_blacklistedtoken".into(), 2),
+        // Only ann's profile role went; the role itself stays.
+        ("SELECT count(*) FROM accounts_userprofile_roles".into(), 1),
+        ("SELECT count(*) FROM auth_group WHERE name = 'role-ann'".into(), 1),
+    ] {
+        assert_eq!(count(&app, &sql).await, left, "{sql}");
+    }
+    // Bob's rows are untouched.
+    let bob_id = bob.id;
+    for table in [
+        "authtoken_token",
+        "django_admin_log",
+        "accounts_userprofile",
+    ] {
+        assert_eq!(
+            count(
+                &app,
+                &format!("SELECT count(*) FROM {table} WHERE user_id = {bob_id}")
+            )
+            .await,
+            1,
+            "{table}"
+        );
+    }
+}
+
+async fn a_project_row_refuses_the_delete_and_nothing_goes(app: TestApp) {
+    with_django_apps(&app).await;
+    let boss = app.user("boss").superuser().signed_in().await;
+    let ann = app.user("ann").signed_in().await;
+    django_rows_for(&app, ann.id, "ann").await;
+    let id = ann.id;
+    app.db
+        .execute(&format!(
+            "INSERT INTO shop_order (customer_id, total) VALUES ({id}, 12.50)"
+        ))
+        .await;
+
+    let own = app
+        .request(
+            Method::DELETE,
+            "/auth/users/me/",
+            Some(ann.auth()),
+            Some(json!({"current_password": PW})),
+        )
+        .await;
+    let by_admin = app
+        .request(
+            Method::DELETE,
+            &format!("/api/auth/users/{id}/delete/"),
+            Some(boss.auth()),
+            None,
+        )
+        .await;
+    let by_djoser_admin = app
+        .request(
+            Method::DELETE,
+            &format!("/auth/users/{id}/"),
+            Some(boss.auth()),
+            Some(json!({"current_password": PW})),
+        )
+        .await;
+    for r in [&own, &by_admin, &by_djoser_admin] {
+        assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
+        let body = r.json();
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("\"shop_order\""), "{detail}");
+    }
+    // Nothing went: the user, their token, their profile and its role.
+    for table in [
+        "authtoken_token",
+        "django_admin_log",
+        "accounts_userprofile",
+    ] {
+        assert_eq!(
+            count(
+                &app,
+                &format!("SELECT count(*) FROM {table} WHERE user_id = {id}")
+            )
+            .await,
+            1,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM accounts_userprofile_roles").await,
+        1
+    );
+    let me = app
+        .request(Method::GET, "/auth/users/me/", Some(ann.auth()), None)
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "ann still signs in: {me:?}");
+
+    // Once the project's row is gone, the delete goes through.
+    app.db
+        .execute(&format!("DELETE FROM shop_order WHERE customer_id = {id}"))
+        .await;
+    let r = app
+        .request(
+            Method::DELETE,
+            &format!("/api/auth/users/{id}/delete/"),
+            Some(boss.auth()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT count(*) FROM auth_user WHERE id = {id}")
+        )
+        .await,
+        0
+    );
+}
+
+async fn deleting_a_role_clears_the_profile_roles_of_the_accounts_app(app: TestApp) {
+    with_django_apps(&app).await;
+    let boss = app.user("boss").superuser().signed_in().await;
+    let ann = app.user("ann").create().await;
+    django_rows_for(&app, ann.id, "ann").await;
+    let role = count(
+        &app,
+        "SELECT CAST(id AS BIGINT) FROM auth_group WHERE name = 'role-ann'",
+    )
+    .await;
+    let r = app
+        .request(
+            Method::DELETE,
+            &format!("/api/auth/roles/{role}/"),
+            Some(boss.auth()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM accounts_userprofile_roles").await,
+        0
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM accounts_userprofile").await,
+        1,
+        "the profile stays"
+    );
+}
+
+/// A DRF key as `Token.generate_key` makes them (40 hex characters).
+fn drf_key(tag: char) -> String {
+    std::iter::repeat_n(tag, 40).collect()
+}
+
+async fn give_drf_token(app: &TestApp, id: i64, key: &str) {
+    app.db
+        .execute(&format!(
+            "INSERT INTO authtoken_token (key, user_id, created) VALUES ('{key}', {id}, '2026-01-01 00:00:00+00:00')"
+        ))
+        .await;
+}
+
+async fn me_with(app: &TestApp, auth: &str) -> StatusCode {
+    app.request(Method::GET, "/auth/users/me/", Some(auth), None)
+        .await
+        .status
+}
+
+async fn a_drf_token_made_by_django_authenticates_and_logs_out(app: TestApp) {
+    with_django_apps(&app).await;
+    let ann = app.user("ann").create().await;
+    let key = drf_key('a');
+    give_drf_token(&app, ann.id, &key).await;
+    let auth = format!("Token {key}");
+
+    let r = app
+        .request(Method::GET, "/auth/users/me/", Some(&auth), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.json()["username"], "ann");
+    // Again, from memory this time: the same answer.
+    assert_eq!(me_with(&app, &auth).await, StatusCode::OK);
+    assert_eq!(
+        me_with(&app, &format!("Token {}", drf_key('b'))).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let r = app
+        .request(Method::POST, "/auth/token/logout/", Some(&auth), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM authtoken_token").await,
+        0,
+        "DRF's row is deleted, as DRF's logout does"
+    );
+    assert_eq!(me_with(&app, &auth).await, StatusCode::UNAUTHORIZED);
+
+    // A key Django deletes (its own logout) stops working here within the
+    // cache's lifetime (`database.user_cache_ttl_ms`, 1 s).
+    let key = drf_key('c');
+    give_drf_token(&app, ann.id, &key).await;
+    let auth = format!("Token {key}");
+    assert_eq!(me_with(&app, &auth).await, StatusCode::OK);
+    app.db.execute("DELETE FROM authtoken_token").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while me_with(&app, &auth).await == StatusCode::OK {
+        assert!(Instant::now() < deadline, "still accepted after 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An inactive user's DRF token is refused as DRF refuses it.
+    let bob = app.user("bob").create().await;
+    let key = drf_key('d');
+    give_drf_token(&app, bob.id, &key).await;
+    let id = bob.id;
+    app.db
+        .execute(&format!(
+            "UPDATE auth_user SET is_active = false WHERE id = {id}"
+        ))
+        .await;
+    let r = app
+        .request(
+            Method::GET,
+            "/auth/users/me/",
+            Some(&format!("Token {key}")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    assert_eq!(r.json()["detail"], "User inactive or deleted.");
+}
+
+/// An `Authorization` value with a fresh access JWT.
+async fn jwt_of(app: &TestApp, username: &str, password: &str) -> String {
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/jwt/create/",
+            None,
+            Some(json!({"username": username, "password": password})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    format!("Bearer {}", r.json()["access"].as_str().unwrap())
+}
+
+async fn a_drf_token_follows_revocations(app: TestApp) {
+    with_django_apps(&app).await;
+    let ann = app.user("ann").create().await;
+    let key = drf_key('e');
+    give_drf_token(&app, ann.id, &key).await;
+    let drf = format!("Token {key}");
+    let jwt = jwt_of(&app, "ann", PW).await;
+
+    // A password change made with the DRF token keeps that token (Djoser
+    // without LOGOUT_ON_PASSWORD_CHANGE) ...
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/users/set_password/",
+            Some(&drf),
+            Some(json!({"current_password": PW, "new_password": "another-Sturdy-one-43"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(me_with(&app, &drf).await, StatusCode::OK);
+    assert_eq!(me_with(&app, &jwt).await, StatusCode::UNAUTHORIZED);
+
+    // ... and one made any other way revokes it with every other login.
+    let jwt = jwt_of(&app, "ann", "another-Sturdy-one-43").await;
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/users/set_password/",
+            Some(&jwt),
+            Some(json!({"current_password": "another-Sturdy-one-43", "new_password": PW})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(me_with(&app, &drf).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(count(&app, "SELECT count(*) FROM authtoken_token").await, 0);
+}
