@@ -16,7 +16,10 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::security::{hashers::Argon2Params, validators::PasswordValidator};
+use crate::security::{
+    hashers::{Argon2Params, DJANGO_PBKDF2_ITERATIONS, HashPolicy, HasherChoice},
+    validators::PasswordValidator,
+};
 
 mod email_url;
 mod net;
@@ -217,8 +220,16 @@ pub struct SecuritySettings {
     /// Lifetime of activation and password-reset links, in seconds
     /// (Django's PASSWORD_RESET_TIMEOUT, 3 days by default).
     pub token_timeout: u64,
+    /// The algorithm of new and upgraded password hashes: `argon2`
+    /// (Argon2id) or `pbkdf2_sha256` (Django's default, which a Django
+    /// still serving the same database can check without `argon2-cffi`).
+    pub password_hasher: HasherChoice,
     /// Argon2id parameters for new password hashes.
     pub argon2: Argon2Params,
+    /// PBKDF2-SHA256 iterations of new hashes with `pbkdf2_sha256`
+    /// (Django 5.2's count by default; a stored hash of another count is
+    /// upgraded at login, as Django does).
+    pub pbkdf2_iterations: u32,
     /// Password hashes computed at once; 0 means one per CPU core.
     pub hash_concurrency: usize,
     /// Tests only: hash with the weakest Argon2 parameters. Never in production.
@@ -232,7 +243,9 @@ impl Default for SecuritySettings {
             secret_key_file: None,
             secret_key_fallbacks: Vec::new(),
             token_timeout: 259_200,
+            password_hasher: HasherChoice::Argon2,
             argon2: Argon2Params::default(),
+            pbkdf2_iterations: DJANGO_PBKDF2_ITERATIONS,
             hash_concurrency: 0,
             danger_fast_hashing_for_tests: false,
         }
@@ -240,6 +253,18 @@ impl Default for SecuritySettings {
 }
 
 impl SecuritySettings {
+    /// How passwords are hashed, as configured.
+    pub fn effective_hashing(&self) -> HashPolicy {
+        HashPolicy {
+            hasher: self.password_hasher,
+            argon2: self.effective_argon2(),
+            pbkdf2_iterations: match self.danger_fast_hashing_for_tests {
+                true => 1_000,
+                false => self.pbkdf2_iterations,
+            },
+        }
+    }
+
     /// The Argon2 parameters actually in force.
     pub fn effective_argon2(&self) -> Argon2Params {
         if self.danger_fast_hashing_for_tests {
@@ -808,6 +833,14 @@ impl Settings {
             .argon2
             .check()
             .map_err(|m| invalid("security.argon2", m))?;
+        // Django has shipped 100,000 and up since 2.0; far more would make
+        // every login a denial of service.
+        if !(100_000..=10_000_000).contains(&self.security.pbkdf2_iterations) {
+            return Err(invalid(
+                "security.pbkdf2_iterations",
+                "must be between 100000 and 10000000".into(),
+            ));
+        }
         let email = &self.email.url;
         if let Err(message) = parse_email_url(email) {
             return Err(invalid("email.url", message));

@@ -150,7 +150,7 @@ pub async fn build_state(
         .ensure_email_uniqueness(settings.users.unique_email)
         .await?;
     let passwords = PasswordService::new(
-        settings.security.effective_argon2(),
+        settings.security.effective_hashing(),
         settings.security.hash_concurrency,
     );
     if settings.accounts.reset_token_in_response {

@@ -271,21 +271,27 @@ impl Sessions {
 
     async fn deny(&self, claims: &Claims) -> Result<(), Error> {
         let expires = OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or_else(|_| now());
+        let issued = OffsetDateTime::from_unix_timestamp(claims.iat).ok();
         self.store
-            .deny_jti(&claims.jti, claims.user_pk(), Timestamp(expires))
+            .deny_jti(
+                &claims.jti,
+                claims.user_pk(),
+                issued.map(Timestamp),
+                Timestamp(expires),
+            )
             .await?;
         Ok(())
     }
 
     /// Djoser's `token/logout/` with an opaque token: that token (doorman's
     /// or DRF's) of `user` stops working.
-    pub async fn logout_token(&self, user: &User, token: TokenRef) -> Result<(), Error> {
+    pub async fn logout_token(&self, user: &User, token: &TokenRef) -> Result<(), Error> {
         self.store.delete_token(user.id, token).await?;
         let event = Event::new(Kind::Logout, Some(user.id), &user.username)
             .by(Some(user.id))
             .detail(match token {
                 TokenRef::Own(_) => "token/logout: this opaque token",
-                TokenRef::Drf => "token/logout: this DRF token",
+                TokenRef::Drf { .. } => "token/logout: this DRF token",
             });
         self.audit.alone(&self.store, event).await;
         Ok(())
@@ -306,7 +312,7 @@ impl Sessions {
 pub async fn revoke_all(
     tx: &mut Tx,
     user_id: i32,
-    keep: Option<TokenRef>,
+    keep: Option<&TokenRef>,
 ) -> Result<Revoked, Error> {
     tx.delete_user_tokens(user_id, keep).await?;
     let now = now();
@@ -518,7 +524,7 @@ impl Sessions {
             .filter(|j| **j != session.current_jti)
         {
             self.store
-                .deny_jti(gone, Some(user.id), session.expires_at)
+                .deny_jti(gone, Some(user.id), None, session.expires_at)
                 .await?;
         }
         Ok(IssuedPair {

@@ -293,6 +293,109 @@ pub fn dummy_verify(password: &str, current: &Argon2Params) {
     std::hint::black_box(verify_password(password, &encoded, current));
 }
 
+/// Which algorithm new and upgraded hashes use (`security.password_hasher`).
+/// Argon2id is the stronger; PBKDF2-SHA256 is what a Django deployment
+/// without `argon2-cffi` can check, for while Django still serves the same
+/// database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HasherChoice {
+    #[default]
+    Argon2,
+    Pbkdf2Sha256,
+}
+
+/// Django 5.2's `PBKDF2PasswordHasher.iterations`.
+pub const DJANGO_PBKDF2_ITERATIONS: u32 = 1_000_000;
+
+/// How passwords are hashed: the algorithm new hashes use and its cost.
+#[derive(Debug, Clone)]
+pub struct HashPolicy {
+    pub hasher: HasherChoice,
+    pub argon2: Argon2Params,
+    pub pbkdf2_iterations: u32,
+}
+
+impl HashPolicy {
+    /// Argon2id with `params` (the default policy).
+    pub fn argon2(params: Argon2Params) -> HashPolicy {
+        HashPolicy {
+            hasher: HasherChoice::Argon2,
+            argon2: params,
+            pbkdf2_iterations: DJANGO_PBKDF2_ITERATIONS,
+        }
+    }
+
+    /// A fresh hash of `password` with the chosen algorithm.
+    pub fn make(&self, password: &str) -> String {
+        match self.hasher {
+            HasherChoice::Argon2 => make_password(password, &self.argon2),
+            HasherChoice::Pbkdf2Sha256 => make_pbkdf2(
+                password,
+                &random_alphanumeric(SALT_CHARS),
+                self.iterations(),
+            ),
+        }
+    }
+
+    /// Checks `password` against `encoded`; a match asks for a rehash
+    /// unless the hash is of the chosen algorithm at the current cost (as
+    /// Django's `must_update`: a PBKDF2 hash of another iteration count is
+    /// upgraded, either way).
+    pub fn verify(&self, password: &str, encoded: &str) -> Verification {
+        let outcome = verify_password(password, encoded, &self.argon2);
+        match (self.hasher, outcome) {
+            (HasherChoice::Pbkdf2Sha256, Verification::Match { .. }) => Verification::Match {
+                needs_rehash: !self.is_current_pbkdf2(encoded),
+            },
+            (HasherChoice::Pbkdf2Sha256, other) => other,
+            (HasherChoice::Argon2, other) => other,
+        }
+    }
+
+    /// The work of a real check, for a user who does not exist.
+    pub fn dummy_verify(&self, password: &str) {
+        match self.hasher {
+            HasherChoice::Argon2 => dummy_verify(password, &self.argon2),
+            HasherChoice::Pbkdf2Sha256 => {
+                let encoded = format!(
+                    "pbkdf2_sha256${}$doormandummysalt000000${}",
+                    self.iterations(),
+                    STANDARD.encode([0u8; 32])
+                );
+                std::hint::black_box(verify_password(password, &encoded, &self.argon2));
+            }
+        }
+    }
+
+    fn iterations(&self) -> u32 {
+        self.pbkdf2_iterations.clamp(1, PBKDF2_MAX_ITERATIONS)
+    }
+
+    fn is_current_pbkdf2(&self, encoded: &str) -> bool {
+        let mut parts = encoded.splitn(4, '$');
+        parts.next() == Some("pbkdf2_sha256")
+            && parts.next().and_then(parse_decimal) == Some(self.iterations())
+            && parts.next().is_some_and(|salt| salt.len() >= SALT_CHARS)
+    }
+}
+
+/// `pbkdf2_sha256$<iterations>$<salt>$<base64 digest>`, as Django's
+/// `PBKDF2PasswordHasher.encode` writes it.
+fn make_pbkdf2(password: &str, salt: &str, iterations: u32) -> String {
+    let mut derived = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(
+        password.as_bytes(),
+        salt.as_bytes(),
+        iterations,
+        &mut derived,
+    );
+    format!(
+        "pbkdf2_sha256${iterations}${salt}${}",
+        STANDARD.encode(derived)
+    )
+}
+
 /// Maps the result of a non-Argon2 verifier: any match needs a rehash,
 /// because only Argon2id is current.
 fn legacy_outcome(result: Result<bool, &'static str>) -> Verification {

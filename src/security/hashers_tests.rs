@@ -474,7 +474,8 @@ fn django_accepts_our_argon2_hashes() {
     use std::process::{Command, Stdio};
 
     let params = fast();
-    let items: Vec<serde_json::Value> = ["correct horse battery staple", "pässwörd✓", "a b"]
+    let pbkdf2 = pbkdf2_policy(100_000);
+    let mut items: Vec<serde_json::Value> = ["correct horse battery staple", "pässwörd✓", "a b"]
         .iter()
         .map(|password| {
             serde_json::json!({
@@ -483,6 +484,9 @@ fn django_accepts_our_argon2_hashes() {
             })
         })
         .collect();
+    // And the PBKDF2 hashes `security.password_hasher = "pbkdf2_sha256"`
+    // writes, which a Django without argon2-cffi checks.
+    items.push(serde_json::json!({"password": "pässwörd✓", "encoded": pbkdf2.make("pässwörd✓")}));
     let input = serde_json::to_vec(&items).expect("serialise");
 
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -519,7 +523,57 @@ fn django_accepts_our_argon2_hashes() {
         "Django rejected our hashes: status {:?}, stdout {stdout}, stderr {stderr}",
         output.status
     );
-    assert_eq!(stdout.trim(), "[true, true, true]");
+    assert_eq!(stdout.trim(), "[true, true, true, true]");
+}
+
+fn pbkdf2_policy(iterations: u32) -> HashPolicy {
+    HashPolicy {
+        hasher: HasherChoice::Pbkdf2Sha256,
+        argon2: fast(),
+        pbkdf2_iterations: iterations,
+    }
+}
+
+#[test]
+fn the_chosen_hasher_makes_new_hashes_and_decides_upgrades() {
+    let pbkdf2 = pbkdf2_policy(1_000);
+    let argon2 = HashPolicy::argon2(fast());
+    let current = |outcome| {
+        outcome
+            == Verification::Match {
+                needs_rehash: false,
+            }
+    };
+    let upgrade = |outcome| outcome == Verification::Match { needs_rehash: true };
+
+    let made = pbkdf2.make("pw");
+    assert!(made.starts_with("pbkdf2_sha256$1000$"), "{made}");
+    assert_eq!(made.split('$').nth(2).unwrap().len(), SALT_CHARS);
+    assert!(current(pbkdf2.verify("pw", &made)));
+    assert_eq!(pbkdf2.verify("wrong", &made), Verification::NoMatch);
+    // Under Argon2 it is a legacy hash to upgrade, and the reverse.
+    assert!(upgrade(argon2.verify("pw", &made)));
+    let made_argon2 = argon2.make("pw");
+    assert!(current(argon2.verify("pw", &made_argon2)));
+    assert!(upgrade(pbkdf2.verify("pw", &made_argon2)));
+    // Another iteration count is upgraded, up or down, as Django does.
+    assert!(upgrade(pbkdf2_policy(2_000).verify("pw", &made)));
+    // Django's own PBKDF2 vectors are upgraded unless at the same count.
+    for v in vectors().iter().filter(|v| v.algorithm == "pbkdf2_sha256") {
+        let iterations: u32 = v.encoded.split('$').nth(1).unwrap().parse().unwrap();
+        let same = pbkdf2_policy(iterations).verify(&v.password, &v.encoded);
+        let salt_len = v.encoded.split('$').nth(2).unwrap().len();
+        assert_eq!(
+            same,
+            Verification::Match {
+                needs_rehash: salt_len < SALT_CHARS
+            },
+            "{}",
+            v.encoded
+        );
+    }
+    // A missing user costs a real check of the chosen kind and matches nothing.
+    pbkdf2.dummy_verify("pw");
 }
 
 /// A thread that gave its Argon2 memory back hashes and verifies as before

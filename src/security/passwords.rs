@@ -26,7 +26,9 @@ use std::{
 use tokio::sync::oneshot;
 
 use crate::model::Password;
-use crate::security::hashers::{self, Argon2Params, Verification};
+#[cfg(test)]
+use crate::security::hashers::Argon2Params;
+use crate::security::hashers::{self, HashPolicy, Verification};
 
 /// Why a hash could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +175,7 @@ fn lower_priority() {
 /// Cheap to clone; clones share the same threads.
 #[derive(Clone)]
 pub struct PasswordService {
-    params: Argon2Params,
+    policy: HashPolicy,
     workers: Arc<Workers>,
     /// The longest check seen so far (nanoseconds of hashing, not of
     /// waiting for a thread): what a failed login is padded to, so that
@@ -189,7 +191,7 @@ const SLOWEST_CAP: Duration = Duration::from_secs(2);
 impl std::fmt::Debug for PasswordService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordService")
-            .field("params", &self.params)
+            .field("policy", &self.policy)
             .field("threads", &self.workers.threads)
             .finish()
     }
@@ -198,30 +200,29 @@ impl std::fmt::Debug for PasswordService {
 impl PasswordService {
     /// `concurrency` is the number of hashes allowed to run at once (and of
     /// hashing threads); 0 means one per available CPU.
-    pub fn new(params: Argon2Params, concurrency: usize) -> Self {
+    pub fn new(policy: HashPolicy, concurrency: usize) -> Self {
         let concurrency = if concurrency == 0 {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         } else {
             concurrency
         };
         Self {
-            params,
+            policy,
             workers: Arc::new(Workers::start(concurrency.min(1024))),
             slowest: Arc::default(),
         }
     }
 
-    /// The parameters new hashes are made with.
-    pub fn params(&self) -> &Argon2Params {
-        &self.params
+    /// How new hashes are made.
+    pub fn policy(&self) -> &HashPolicy {
+        &self.policy
     }
 
     /// Hashes `password` with the current parameters (Django's encoded form).
     pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
         let password = password.clone();
-        let params = self.params.clone();
-        self.run(move || hashers::make_password(password.expose(), &params))
-            .await
+        let policy = self.policy.clone();
+        self.run(move || policy.make(password.expose())).await
     }
 
     /// Checks `password` against `encoded`; `None` means there is no such
@@ -253,11 +254,11 @@ impl PasswordService {
     ) -> (Verification, Duration) {
         let password = password.clone();
         let encoded = encoded.map(str::to_owned);
-        let params = self.params.clone();
+        let policy = self.policy.clone();
         let outcome = self
             .run(move || {
                 let started = std::time::Instant::now();
-                let outcome = check(&password, encoded.as_deref(), &params);
+                let outcome = check(&password, encoded.as_deref(), &policy);
                 (outcome, started.elapsed())
             })
             .await;
@@ -300,17 +301,17 @@ impl PasswordService {
 }
 
 /// One check, on a hashing thread.
-fn check(password: &Password, encoded: Option<&str>, params: &Argon2Params) -> Verification {
+fn check(password: &Password, encoded: Option<&str>, policy: &HashPolicy) -> Verification {
     let Some(encoded) = encoded else {
-        hashers::dummy_verify(password.expose(), params);
+        policy.dummy_verify(password.expose());
         return Verification::NoMatch;
     };
-    let outcome = hashers::verify_password(password.expose(), encoded, params);
+    let outcome = policy.verify(password.expose(), encoded);
     // Unusable and invalid hashes are answered without hashing; pad them to
     // a real check's cost so that response time does not tell an attacker
     // which accounts have no password.
     if matches!(outcome, Verification::Unusable | Verification::Invalid(_)) {
-        hashers::dummy_verify(password.expose(), params);
+        policy.dummy_verify(password.expose());
     }
     outcome
 }
@@ -320,7 +321,10 @@ mod tests {
     use super::*;
 
     fn service(concurrency: usize) -> PasswordService {
-        PasswordService::new(Argon2Params::danger_fast_for_tests(), concurrency)
+        PasswordService::new(
+            HashPolicy::argon2(Argon2Params::danger_fast_for_tests()),
+            concurrency,
+        )
     }
 
     fn password(text: &str) -> Password {
@@ -382,7 +386,10 @@ mod tests {
     async fn zero_concurrency_means_cpu_count() {
         let service = service(0);
         assert!(service.workers.threads >= 1);
-        assert_eq!(service.params(), &Argon2Params::danger_fast_for_tests());
+        assert_eq!(
+            service.policy().argon2,
+            Argon2Params::danger_fast_for_tests()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

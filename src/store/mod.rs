@@ -8,6 +8,8 @@
 
 mod access;
 mod audit;
+mod django;
+pub use django::{AppMigrations, KNOWN_TABLES};
 mod lockouts;
 pub use access::RoleMembers;
 pub use lockouts::Lockout;
@@ -117,6 +119,14 @@ impl Tx {
 /// DEFERRED`): a row that came to refer to a deleted one after
 /// `release_references` looked is refused there.
 fn referenced_at_commit(e: sqlx::Error) -> StoreError {
+    foreign_key_error(e)
+}
+
+/// A foreign-key violation as `Referenced` (naming the referring table
+/// when the database says), anything else as a database error: for the
+/// statements of a delete and for commits, where Django's deferred keys
+/// are checked.
+pub(crate) fn foreign_key_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation
     {
@@ -219,6 +229,8 @@ pub struct Store {
     /// Whether DRF's `authtoken_token` exists (a database shared with
     /// Django), asked again now and then.
     drf_tokens: Arc<tokens::Presence>,
+    /// Whether simplejwt's blacklist tables exist.
+    jwt_blacklist: Arc<tokens::Presence>,
     /// SQLite file whose neighbour `<file>.migrate-lock` serialises
     /// migrations across processes (PostgreSQL uses an advisory lock).
     sqlite_file: Option<std::path::PathBuf>,
@@ -257,6 +269,7 @@ impl Store {
                 pool: Pool::Sqlite(pool),
                 user_cache,
                 drf_tokens: Arc::default(),
+                jwt_blacklist: Arc::default(),
                 sqlite_file,
             })
         } else {
@@ -270,6 +283,7 @@ impl Store {
                 pool: Pool::Postgres(pool),
                 user_cache,
                 drf_tokens: Arc::default(),
+                jwt_blacklist: Arc::default(),
                 sqlite_file: None,
             })
         }

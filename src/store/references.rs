@@ -17,7 +17,7 @@
 //! while doorman runs is seen at once; deletes are rare and the catalog
 //! query is small.
 
-use super::{StoreError, Tx, on_tx};
+use super::{StoreError, Tx, foreign_key_error, on_tx};
 
 /// What a delete does to rows of a known table that refer to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +68,11 @@ pub const GROUP_RULES: &[Rule] = &[
 /// A foreign key found in the catalog.
 #[derive(Debug, Clone)]
 struct ForeignKey {
-    /// The referring table and column.
+    /// The referring table's name (for the rules and messages), the same
+    /// as SQL (quoted, and on PostgreSQL qualified by its schema when that
+    /// is not on the search path), and the referring column.
     table: String,
+    table_sql: String,
     column: String,
     /// The referred-to column of the parent.
     target: String,
@@ -97,7 +100,8 @@ impl Tx {
         rules: &[Rule],
     ) -> Result<(), StoreError> {
         let filter = format!("{} = $1", quote(key));
-        self.release(table, &filter, id, rules, 0).await
+        self.release(table, &quote(table), &filter, id, rules, 0)
+            .await
     }
 
     /// The rows of `table` matching `filter` (a condition on `$1`) are about
@@ -105,13 +109,14 @@ impl Tx {
     fn release<'a>(
         &'a mut self,
         table: &'a str,
+        table_sql: &'a str,
         filter: &'a str,
         id: i32,
         rules: &'a [Rule],
         depth: usize,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>> {
         Box::pin(async move {
-            for fk in self.foreign_keys_to(table).await? {
+            for fk in self.foreign_keys_to(table, table_sql).await? {
                 if fk.acts {
                     continue;
                 }
@@ -119,29 +124,27 @@ impl Tx {
                     .iter()
                     .find(|(t, c, _)| *t == fk.table && *c == fk.column);
                 let child = format!(
-                    "{} IN (SELECT {} FROM {} WHERE {filter})",
+                    "{} IN (SELECT {} FROM {table_sql} WHERE {filter})",
                     quote(&fk.column),
                     quote(&fk.target),
-                    quote(table)
                 );
                 match rule {
                     Some((_, _, OnDelete::Cascade)) if depth < MAX_DEPTH => {
-                        self.release(&fk.table, &child, id, rules, depth + 1)
+                        self.release(&fk.table, &fk.table_sql, &child, id, rules, depth + 1)
                             .await?;
-                        let sql = format!("DELETE FROM {} WHERE {child}", quote(&fk.table));
+                        let sql = format!("DELETE FROM {} WHERE {child}", fk.table_sql);
                         self.execute_with_id(&sql, id).await?;
                     }
                     Some((_, _, OnDelete::SetNull)) => {
                         let sql = format!(
                             "UPDATE {} SET {} = NULL WHERE {child}",
-                            quote(&fk.table),
+                            fk.table_sql,
                             quote(&fk.column)
                         );
                         self.execute_with_id(&sql, id).await?;
                     }
                     _ => {
-                        let sql =
-                            format!("SELECT 1 FROM {} WHERE {child} LIMIT 1", quote(&fk.table));
+                        let sql = format!("SELECT 1 FROM {} WHERE {child} LIMIT 1", fk.table_sql);
                         let found = on_tx!(self, conn => sqlx::query(sqlx::AssertSqlSafe(sql))
                             .bind(id)
                             .fetch_optional(conn)
@@ -159,19 +162,25 @@ impl Tx {
 
     async fn execute_with_id(&mut self, sql: &str, id: i32) -> Result<u64, StoreError> {
         let sql = sql.to_string();
-        Ok(on_tx!(self, conn => sqlx::query(sqlx::AssertSqlSafe(sql))
+        on_tx!(self, conn => sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .execute(conn)
             .await
-            .map(|r| r.rows_affected()))?)
+            .map(|r| r.rows_affected()))
+        .map_err(foreign_key_error)
     }
 
-    /// The single-column foreign keys that point at `table`.
-    async fn foreign_keys_to(&mut self, table: &str) -> Result<Vec<ForeignKey>, StoreError> {
-        let rows: Vec<(String, String, String, String)> = match &mut self.inner {
+    /// The single-column foreign keys that point at `table` (`table_sql`
+    /// as SQL names it).
+    async fn foreign_keys_to(
+        &mut self,
+        table: &str,
+        table_sql: &str,
+    ) -> Result<Vec<ForeignKey>, StoreError> {
+        let rows: Vec<(String, String, String, String, String)> = match &mut self.inner {
             super::TxInner::Sqlite(t) => {
                 sqlx::query_as(
-                    "SELECT m.name, f.\"from\", coalesce(f.\"to\", 'id'), f.on_delete \
+                    "SELECT m.name, '', f.\"from\", coalesce(f.\"to\", 'id'), f.on_delete \
                      FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
                      WHERE m.type = 'table' AND lower(f.\"table\") = lower($1) \
                      ORDER BY m.name, f.\"from\"",
@@ -182,7 +191,7 @@ impl Tx {
             }
             super::TxInner::Postgres(t) => {
                 sqlx::query_as(
-                    "SELECT cl.relname::text, a.attname::text, af.attname::text, \
+                    "SELECT cl.relname::text, c.conrelid::regclass::text, a.attname::text, af.attname::text, \
                             CASE c.confdeltype WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' \
                             ELSE 'ACTS' END \
                      FROM pg_constraint c \
@@ -191,16 +200,22 @@ impl Tx {
                      JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] \
                      WHERE c.contype = 'f' AND c.confrelid = to_regclass($1) \
                        AND cardinality(c.conkey) = 1 \
-                     ORDER BY 1, 2",
+                     ORDER BY 1, 3",
                 )
-                .bind(table)
+                .bind(table_sql)
                 .fetch_all(&mut **t)
                 .await?
             }
         };
         Ok(rows
             .into_iter()
-            .map(|(table, column, target, action)| ForeignKey {
+            .map(|(table, regclass, column, target, action)| ForeignKey {
+                // PostgreSQL's regclass text is already quoted as needed
+                // and qualified when off the search path.
+                table_sql: match regclass.is_empty() {
+                    true => quote(&table),
+                    false => regclass,
+                },
                 table,
                 column,
                 target,

@@ -146,7 +146,8 @@ impl Tx {
             .bind(id)
             .execute(conn)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|r| r.rows_affected()))
+        .map_err(super::foreign_key_error)?;
         Ok(deleted > 0)
     }
 

@@ -15,14 +15,19 @@ use crate::model::User;
 
 /// DRF's token table.
 const DRF_TOKENS: &str = "authtoken_token";
+/// simplejwt's blacklist app: `blacklistedtoken.token_id` points at the
+/// `outstandingtoken` row holding the `jti`.
+const JWT_BLACKLIST: &str = "token_blacklist_blacklistedtoken";
 
 /// Which opaque token authenticated a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenRef {
     /// A row of `doorman_token`, by id.
     Own(i32),
-    /// The user's row of DRF's `authtoken_token` (DRF keeps one per user).
-    Drf,
+    /// A row of DRF's `authtoken_token`, by its key (DRF stores keys in
+    /// clear): a logout deletes that very key, not whichever the user
+    /// holds by then.
+    Drf { key: String },
 }
 
 /// Whether a table exists, asked again at most once a minute: DRF's token
@@ -79,13 +84,14 @@ impl Tx {
     pub async fn delete_user_tokens(
         &mut self,
         user_id: i32,
-        except: Option<TokenRef>,
+        except: Option<&TokenRef>,
     ) -> Result<u64, StoreError> {
         // Tokens are cached with the users (`user_cache`).
         self.touch_users();
-        let keep = match except {
-            Some(TokenRef::Own(id)) => id,
-            _ => 0,
+        let (keep, keep_key) = match except {
+            Some(TokenRef::Own(id)) => (*id, ""),
+            Some(TokenRef::Drf { key }) => (0, key.as_str()),
+            None => (0, ""),
         };
         let mut n = on_tx!(self, conn => sqlx::query(
             "DELETE FROM doorman_token WHERE user_id = $1 AND id <> $2",
@@ -95,9 +101,12 @@ impl Tx {
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
-        if except != Some(TokenRef::Drf) && self.table_exists(DRF_TOKENS).await? {
-            n += on_tx!(self, conn => sqlx::query("DELETE FROM authtoken_token WHERE user_id = $1")
+        if self.table_exists(DRF_TOKENS).await? {
+            n += on_tx!(self, conn => sqlx::query(
+                "DELETE FROM authtoken_token WHERE user_id = $1 AND key <> $2",
+            )
                 .bind(user_id)
+                .bind(keep_key)
                 .execute(conn)
                 .await
                 .map(|r| r.rows_affected()))?;
@@ -166,36 +175,42 @@ impl Store {
         if let Some((id, user)) = self.find_user_by_token_digest(digest).await? {
             let token = TokenRef::Own(id);
             self.user_cache
-                .put_token(generation, digest, token, user.id);
+                .put_token(generation, digest, token.clone(), user.id);
             return Ok(Some((token, user)));
         }
         if !self.drf_tokens_present().await? {
             return Ok(None);
         }
-        let found = self.find_user_by_drf_key(key).await?;
-        if let Some(user) = &found {
-            self.user_cache
-                .put_token(generation, digest, TokenRef::Drf, user.id);
-        }
-        Ok(found.map(|user| (TokenRef::Drf, user)))
+        let Some(user) = self.find_user_by_drf_key(key).await? else {
+            return Ok(None);
+        };
+        let token = TokenRef::Drf {
+            key: key.to_string(),
+        };
+        self.user_cache
+            .put_token(generation, digest, token.clone(), user.id);
+        Ok(Some((token, user)))
     }
 
     async fn drf_tokens_present(&self) -> Result<bool, StoreError> {
-        if let Some(present) = self.drf_tokens.known() {
+        self.present(&self.drf_tokens, DRF_TOKENS).await
+    }
+
+    async fn present(&self, presence: &Presence, table: &str) -> Result<bool, StoreError> {
+        if let Some(present) = presence.known() {
             return Ok(present);
         }
         let sql = table_exists_sql(self.backend());
         let found: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sql)
-            .bind(DRF_TOKENS)
+            .bind(table)
             .fetch_optional(pool)
             .await)?;
-        self.drf_tokens.set(found.is_some());
+        presence.set(found.is_some());
         Ok(found.is_some())
     }
 
-    /// Deletes one opaque token of `user_id` (a DRF token is the user's one
-    /// row of `authtoken_token`).
-    pub async fn delete_token(&self, user_id: i32, token: TokenRef) -> Result<(), StoreError> {
+    /// Deletes one opaque token of `user_id`.
+    pub async fn delete_token(&self, user_id: i32, token: &TokenRef) -> Result<(), StoreError> {
         match token {
             TokenRef::Own(id) => on_pool!(self, pool => sqlx::query(
                 "DELETE FROM doorman_token WHERE id = $1 AND user_id = $2",
@@ -205,9 +220,10 @@ impl Store {
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?,
-            TokenRef::Drf => on_pool!(self, pool => sqlx::query(
-                "DELETE FROM authtoken_token WHERE user_id = $1",
+            TokenRef::Drf { key } => on_pool!(self, pool => sqlx::query(
+                "DELETE FROM authtoken_token WHERE key = $1 AND user_id = $2",
             )
+            .bind(key)
             .bind(user_id)
             .execute(pool)
             .await
@@ -227,33 +243,75 @@ impl Store {
         Ok(row.map(|(t,)| t))
     }
 
-    /// Denies one refresh token (by `jti`) until it would have expired.
+    /// Denies one refresh token (by `jti`) until it would have expired. In
+    /// a database shared with Django whose simplejwt has its blacklist app,
+    /// the token is blacklisted there too, as simplejwt's `blacklist()`
+    /// records it (an outstanding row, made if missing, and its blacklist
+    /// entry), so Django refuses it as well. The outstanding row's `token`
+    /// is left empty: doorman keeps no copy of a refresh token.
     pub async fn deny_jti(
         &self,
         jti: &str,
         user_id: Option<i32>,
+        issued_at: Option<Timestamp>,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(
+        let django = self.present(&self.jwt_blacklist, JWT_BLACKLIST).await?;
+        let mut tx = self.begin().await?;
+        on_tx!(tx, conn => sqlx::query(
             "INSERT INTO doorman_jwt_denylist (jti, user_id, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (jti) DO NOTHING",
         )
         .bind(jti)
         .bind(user_id)
         .bind(expires_at)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(())
+        if django {
+            // The owner only if the user still exists (the column is a
+            // foreign key, checked at commit).
+            on_tx!(tx, conn => sqlx::query(
+                "INSERT INTO token_blacklist_outstandingtoken (user_id, jti, token, created_at, expires_at) \
+                 VALUES ((SELECT id FROM auth_user WHERE id = $2), $1, '', $3, $4) \
+                 ON CONFLICT (jti) DO NOTHING",
+            )
+            .bind(jti)
+            .bind(user_id)
+            .bind(issued_at)
+            .bind(expires_at)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+            on_tx!(tx, conn => sqlx::query(
+                "INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at) \
+                 SELECT id, $2 FROM token_blacklist_outstandingtoken WHERE jti = $1 \
+                 ON CONFLICT (token_id) DO NOTHING",
+            )
+            .bind(jti)
+            .bind(Timestamp::now())
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await
     }
 
+    /// Whether a refresh token was denied here or, in a database shared
+    /// with Django, blacklisted by simplejwt.
     pub async fn is_jti_denied(&self, jti: &str) -> Result<bool, StoreError> {
-        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM doorman_jwt_denylist WHERE jti = $1",
-        )
-        .bind(jti)
-        .fetch_optional(pool)
-        .await)?;
+        let sql = match self.present(&self.jwt_blacklist, JWT_BLACKLIST).await? {
+            false => "SELECT 1 FROM doorman_jwt_denylist WHERE jti = $1",
+            true => {
+                "SELECT 1 FROM doorman_jwt_denylist WHERE jti = $1 \
+                 UNION ALL SELECT 1 FROM token_blacklist_blacklistedtoken b \
+                 JOIN token_blacklist_outstandingtoken o ON o.id = b.token_id WHERE o.jti = $1"
+            }
+        };
+        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(jti)
+            .fetch_optional(pool)
+            .await)?;
         Ok(row.is_some())
     }
 

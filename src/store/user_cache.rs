@@ -141,7 +141,7 @@ impl UserCache {
         let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         let entry = tokens.get(digest)?;
         (entry.generation == generation && entry.stored.elapsed() < self.ttl)
-            .then_some((entry.token, entry.user_id))
+            .then(|| (entry.token.clone(), entry.user_id))
     }
 
     /// Stores a token found under `generation` (see `put`).
@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(cache.get_token("d2"), None);
         cache.invalidate();
         assert_eq!(cache.get_token("d1"), None);
-        cache.put_token(g, "d1", TokenRef::Drf, 1);
+        cache.put_token(g, "d1", TokenRef::Drf { key: "k".into() }, 1);
         assert_eq!(cache.get_token("d1"), None, "read before the write");
     }
 

@@ -418,7 +418,8 @@ impl Tx {
             .bind(id)
             .execute(conn)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|r| r.rows_affected()))
+        .map_err(super::foreign_key_error)?;
         Ok(n == 1)
     }
 }

@@ -17,6 +17,7 @@ mod audit;
 mod cli;
 mod connections;
 mod delegation;
+mod django_proof;
 mod djoser;
 mod enumeration;
 mod faults;

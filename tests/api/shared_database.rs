@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::{
     on_both_backends,
-    support::{Backend, TestApp, people::PW},
+    support::{Backend, TestApp, people::PW, served::cli},
 };
 
 on_both_backends!(
@@ -21,6 +21,8 @@ on_both_backends!(
     deleting_a_role_clears_the_profile_roles_of_the_accounts_app,
     a_drf_token_made_by_django_authenticates_and_logs_out,
     a_drf_token_follows_revocations,
+    simplejwt_and_doorman_share_one_blacklist,
+    doorman_check_reports_what_the_django_database_holds,
 );
 
 /// Adds the Django apps' tables to the test database.
@@ -295,6 +297,31 @@ async fn a_drf_token_made_by_django_authenticates_and_logs_out(app: TestApp) {
         assert!(Instant::now() < deadline, "still accepted after 5 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Django replaces the key (a new token/login there): logging the old
+    // key out, even while it is still remembered here, leaves the new one.
+    let old = drf_key('7');
+    give_drf_token(&app, ann.id, &old).await;
+    let old_auth = format!("Token {old}");
+    assert_eq!(me_with(&app, &old_auth).await, StatusCode::OK);
+    let new = drf_key('8');
+    app.db
+        .execute(&format!(
+            "UPDATE authtoken_token SET key = '{new}' WHERE key = '{old}'"
+        ))
+        .await;
+    let _ = app
+        .request(Method::POST, "/auth/token/logout/", Some(&old_auth), None)
+        .await;
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT count(*) FROM authtoken_token WHERE key = '{new}'")
+        )
+        .await,
+        1,
+        "the new key survives a logout of the old one"
+    );
+    app.db.execute("DELETE FROM authtoken_token").await;
     // An inactive user's DRF token is refused as DRF refuses it.
     let bob = app.user("bob").create().await;
     let key = drf_key('d');
@@ -366,4 +393,153 @@ async fn a_drf_token_follows_revocations(app: TestApp) {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
     assert_eq!(me_with(&app, &drf).await, StatusCode::UNAUTHORIZED);
     assert_eq!(count(&app, "SELECT count(*) FROM authtoken_token").await, 0);
+}
+
+/// The `jti` claim of a JWT (its payload is not checked here).
+fn jti_of(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    claims["jti"].as_str().unwrap().to_string()
+}
+
+async fn refresh_pair(app: &TestApp, username: &str) -> String {
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/jwt/create/",
+            None,
+            Some(json!({"username": username, "password": PW})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    r.json()["refresh"].as_str().unwrap().to_string()
+}
+
+async fn simplejwt_and_doorman_share_one_blacklist(app: TestApp) {
+    with_django_apps(&app).await;
+    let ann = app.user("ann").create().await;
+    let refresh = |token: &str| {
+        let body = json!({"refresh": token});
+        let app = &app;
+        async move {
+            app.request(Method::POST, "/auth/jwt/refresh/", None, Some(body))
+                .await
+        }
+    };
+
+    // Blacklisted on the Django side (as simplejwt's blacklist() writes
+    // it): refused here.
+    let first = refresh_pair(&app, "ann").await;
+    assert_eq!(refresh(&first).await.status, StatusCode::OK);
+    let jti = jti_of(&first);
+    let id = ann.id;
+    app.db
+        .execute(&format!(
+            "INSERT INTO token_blacklist_outstandingtoken (user_id, jti, token, created_at, expires_at)
+               VALUES ({id}, '{jti}', '{first}', '2026-01-01 00:00:00+00:00', '2099-01-01 00:00:00+00:00');
+             INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at)
+               SELECT id, '2026-01-01 00:00:00+00:00' FROM token_blacklist_outstandingtoken WHERE jti = '{jti}';"
+        ))
+        .await;
+    let r = refresh(&first).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    assert_eq!(r.json()["detail"], "Token is blacklisted");
+
+    // Blacklisted here: written where simplejwt looks, owner and expiry
+    // included, and nothing of the token itself.
+    let second = refresh_pair(&app, "ann").await;
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/jwt/blacklist/",
+            None,
+            Some(json!({"refresh": second})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{r:?}");
+    let jti = jti_of(&second);
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT count(*) FROM token_blacklist_blacklistedtoken b \
+                 JOIN token_blacklist_outstandingtoken o ON o.id = b.token_id \
+                 WHERE o.jti = '{jti}' AND o.user_id = {id} AND o.token = '' \
+                 AND o.created_at IS NOT NULL"
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(refresh(&second).await.status, StatusCode::UNAUTHORIZED);
+    // Blacklisting again changes nothing.
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/jwt/blacklist/",
+            None,
+            Some(json!({"refresh": second})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM token_blacklist_blacklistedtoken"
+        )
+        .await,
+        2
+    );
+}
+
+async fn doorman_check_reports_what_the_django_database_holds(app: TestApp) {
+    with_django_apps(&app).await;
+    let ann = app.user("ann").create().await;
+    give_drf_token(&app, ann.id, &drf_key('f')).await;
+    app.db
+        .execute(
+            "INSERT INTO django_migrations (app, name, applied) VALUES
+               ('authtoken', '0001_initial', '2026-01-01 00:00:00+00:00'),
+               ('authtoken', '0004_alter_tokenproxy_options', '2026-01-01 00:00:00+00:00');
+             INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
+               VALUES ('pbkdf2_sha256$1000000$salt$digest=', false, 'old', '', '', '', false, true, '2026-01-01 00:00:00+00:00'),
+                      ('!unusable', false, 'none', '', '', '', false, true, '2026-01-01 00:00:00+00:00');",
+        )
+        .await;
+    let db = &app.db;
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = cli(db);
+        // The hashing the test users were made with, so theirs are current.
+        cmd.env("DOORMAN_SECURITY__DANGER_FAST_HASHING_FOR_TESTS", "true");
+        move || cmd.args(["--dev", "check"]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "Django: a database Django also manages",
+        "app authtoken: 2 migrations applied, latest 0004_alter_tokenproxy_options",
+        "(Django 3.1 or later)",
+        "table authtoken_token: 1 rows",
+        "table accounts_userprofile: 0 rows",
+        "pbkdf2_sha256$1000000: 1",
+        "unusable: 1",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    // The Django-era hash only; ann's Argon2 one is current.
+    let upgrades = text
+        .lines()
+        .find(|l| l.contains("upgraded at their next login (to argon2$argon2id$"))
+        .unwrap_or_else(|| panic!("no upgrade line in:\n{text}"));
+    assert!(upgrades.ends_with("): 1"), "{upgrades}");
 }

@@ -272,8 +272,8 @@ mod denylist {
         let now = Timestamp::now();
         let past = Timestamp(now.0 - time::Duration::hours(1));
         let future = Timestamp(now.0 + time::Duration::hours(1));
-        store.deny_jti("old", None, past).await.unwrap();
-        store.deny_jti("live", None, future).await.unwrap();
+        store.deny_jti("old", None, None, past).await.unwrap();
+        store.deny_jti("live", None, None, future).await.unwrap();
         assert_eq!(store.purge_denylist(now).await.unwrap(), 1);
         assert!(!store.is_jti_denied("old").await.unwrap());
         assert!(

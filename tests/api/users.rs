@@ -14,6 +14,7 @@ on_both_backends!(
     a_django_pbkdf2_hash_verifies_and_is_upgraded_to_argon2id,
     wrong_unknown_and_inactive_logins_are_refused,
     weak_passwords_are_refused_with_every_reason,
+    with_pbkdf2_chosen_new_and_upgraded_hashes_are_django_pbkdf2,
 );
 
 /// A vector made by real Django (tests/django/make_vectors.py).
@@ -205,4 +206,65 @@ async fn weak_passwords_are_refused_with_every_reason(app: TestApp) {
         0,
         "nothing written"
     );
+}
+
+/// `security.password_hasher = "pbkdf2_sha256"` (for while a Django
+/// without argon2-cffi shares the database): registrations get Django's
+/// PBKDF2 format, and an Argon2 hash is moved to it at the next login.
+async fn with_pbkdf2_chosen_new_and_upgraded_hashes_are_django_pbkdf2(app: TestApp) {
+    let backend = app.db.backend;
+    let argon2_made = app
+        .state
+        .users
+        .create(member("before", Some("a-Sturdy-passphrase-42")))
+        .await
+        .unwrap();
+    let argon2_hash = app
+        .state
+        .store
+        .password_hash(argon2_made.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(argon2_hash.starts_with("argon2$"), "{argon2_hash}");
+    drop(app);
+    let app = TestApp::with_settings(backend, |s| {
+        s.security.password_hasher = doorman::security::hashers::HasherChoice::Pbkdf2Sha256;
+    })
+    .await;
+    let users = &app.state.users;
+    let new = users
+        .create(member("after", Some("a-Sturdy-passphrase-42")))
+        .await
+        .unwrap();
+    let hash = app
+        .state
+        .store
+        .password_hash(new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    // Tests hash with the least work; production uses pbkdf2_iterations.
+    assert!(hash.starts_with("pbkdf2_sha256$1000$"), "{hash}");
+
+    let old = users.create(member("before", None)).await.unwrap();
+    let mut tx = app.state.store.begin().await.unwrap();
+    assert!(tx.set_password_hash(old.id, &argon2_hash).await.unwrap());
+    tx.commit().await.unwrap();
+    users
+        .authenticate_by(
+            doorman::config::LoginField::Username,
+            "before",
+            &Password::new("a-Sturdy-passphrase-42".into()),
+        )
+        .await
+        .unwrap();
+    let upgraded = app
+        .state
+        .store
+        .password_hash(old.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(upgraded.starts_with("pbkdf2_sha256$1000$"), "{upgraded}");
 }

@@ -143,7 +143,7 @@ impl Flows {
         user: &User,
         new: &Password,
         again: Option<&Password>,
-        keep_token: Option<crate::store::TokenRef>,
+        keep_token: Option<&crate::store::TokenRef>,
     ) -> Result<(), FlowError> {
         self.users
             .validate_password(new, &attributes(user))

@@ -72,7 +72,7 @@ pub fn missing_message(missing: &[i32]) -> String {
 pub struct PasswordChange<'a> {
     /// The caller's own opaque token survives (Djoser's `set_password`
     /// without `logout_on_password_change`).
-    pub keep_token: Option<crate::store::TokenRef>,
+    pub keep_token: Option<&'a crate::store::TokenRef>,
     /// Write only if the stored hash is still this one: a reset link is
     /// made from the hash, so exactly one of any number of concurrent uses
     /// of one link wins.

@@ -62,8 +62,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The caller's opaque token, kept when their other sessions are revoked.
-pub(super) fn own_token(caller: &Caller) -> Option<crate::store::TokenRef> {
-    match caller.via {
+pub(super) fn own_token(caller: &Caller) -> Option<&crate::store::TokenRef> {
+    match &caller.via {
         Via::Token(token) => Some(token),
         Via::Jwt(_) => None,
     }

@@ -115,7 +115,7 @@ async fn token_logout(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
-    match caller.via {
+    match &caller.via {
         Via::Token(token) => state.sessions.logout_token(&caller.user, token).await?,
         Via::Jwt(_) => state.flows.delete_all_tokens(caller.user.id).await?,
     }

@@ -371,6 +371,18 @@ impl TestApp {
         TestApp { router, state, db }
     }
 
+    /// The application over an existing database (one Django made, say),
+    /// which it migrates as `serve` does.
+    pub async fn on_db(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = test_settings(&db);
+        tweak(&mut settings);
+        let state = doorman::build_state(settings, BuildOptions::default())
+            .await
+            .expect("build the application state");
+        let router = doorman::http::app(state.clone());
+        TestApp { router, state, db }
+    }
+
     /// Sends one request through the full middleware stack, with
     /// `Host: testserver` unless the request names a host.
     pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
