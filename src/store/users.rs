@@ -197,14 +197,10 @@ impl Store {
         digest: &str,
     ) -> Result<Option<(i32, User)>, StoreError> {
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            let columns: Vec<String> = USER_COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{}", c.trim()))
-                .collect();
             format!(
                 "SELECT t.id AS token_id, {} FROM doorman_token t \
                  JOIN auth_user u ON u.id = t.user_id WHERE t.digest = $1",
-                columns.join(", ")
+                user_columns_of("u")
             )
         });
         let row: Option<TokenUserRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
@@ -218,14 +214,10 @@ impl Store {
     /// exist).
     pub(super) async fn find_user_by_drf_key(&self, key: &str) -> Result<Option<User>, StoreError> {
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            let columns: Vec<String> = USER_COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{}", c.trim()))
-                .collect();
             format!(
                 "SELECT {} FROM authtoken_token t \
                  JOIN auth_user u ON u.id = t.user_id WHERE t.key = $1",
-                columns.join(", ")
+                user_columns_of("u")
             )
         });
         let row: Option<UserRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
@@ -422,4 +414,13 @@ impl Tx {
         .map_err(super::foreign_key_error)?;
         Ok(n == 1)
     }
+}
+
+/// `USER_COLUMNS` qualified by `alias`, for joins.
+fn user_columns_of(alias: &str) -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -361,14 +361,7 @@ impl TestApp {
     }
 
     pub async fn with_settings(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-        let db = TestDb::new(backend).await;
-        let mut settings = test_settings(&db);
-        tweak(&mut settings);
-        let state = doorman::build_state(settings, BuildOptions::default())
-            .await
-            .expect("build the application state");
-        let router = doorman::http::app(state.clone());
-        TestApp { router, state, db }
+        Self::on_db(TestDb::new(backend).await, tweak).await
     }
 
     /// The application over an existing database (one Django made, say),
