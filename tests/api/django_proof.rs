@@ -142,6 +142,32 @@ async fn django_and_doorman_share_one_database(backend: Backend) {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
     assert_eq!(dj(&["check_password", "dm", PW]).unwrap()["ok"], true);
 
+    // A reset link doorman mails is one Django's token generator accepts.
+    let r = post(
+        &app,
+        "/auth/users/reset_password/",
+        None,
+        json!({"email": "dm@example.com"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    let body = app
+        .db
+        .text(
+            "SELECT body_text FROM doorman_outbox WHERE recipient = 'dm@example.com' \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .await;
+    let (_, after) = body
+        .split_once("password/reset/confirm/")
+        .unwrap_or_else(|| panic!("no reset link in {body}"));
+    let token = after
+        .split_whitespace()
+        .next()
+        .and_then(|link| link.split('/').nth(1))
+        .unwrap();
+    assert_eq!(dj(&["reset_valid", "dm", token]).unwrap()["ok"], true);
+
     // simplejwt's tokens work at doorman, and doorman's at simplejwt.
     let pair = dj(&["jwt_pair", "dm"]).unwrap();
     let access = format!("Bearer {}", pair["access"].as_str().unwrap());
