@@ -296,6 +296,7 @@ async fn lockouts_and_unlocks_are_recorded(app: TestApp) {
     let lockout = seen.iter().find(|e| e["kind"] == "lockout").unwrap();
     assert_eq!(lockout["outcome"], "refused");
     assert_eq!(lockout["address"], "198.51.100.50");
+    assert_eq!(lockout["target"], "dan", "named by the account's username");
     // Refused attempts are counted on the lockout, not recorded one by one.
     assert!(
         !seen

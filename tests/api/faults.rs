@@ -58,8 +58,9 @@ async fn sqlite_locked_past_the_busy_timeout_answers_503_then_recovers() {
     );
 }
 
-/// A reset request for a registered address writes (the mail, the audit
-/// record), one for an unknown address does not: with the database too
+/// A reset request (or an activation resend, a username reset) for a
+/// registered address writes (the mail, the audit record), one for an
+/// unknown address does not: with the database too
 /// busy to write, both still answer 204, so the fault tells nothing about
 /// which addresses exist (the write is lost and logged; the user asks
 /// again).
@@ -68,25 +69,36 @@ async fn a_write_fault_in_a_reset_request_does_not_reveal_the_address() {
     let app = TestApp::with_settings(Backend::Sqlite, |s| {
         s.database.busy_timeout_ms = 100;
         s.rate_limit.enabled = false;
+        // So that "known" is inactive and resend_activation has a mail to
+        // send it.
+        s.djoser.send_activation_email = true;
     })
     .await;
     let r = crate::support::client::post(&app, "/auth/users/", registration("known")).await;
     assert_eq!(r.status, StatusCode::CREATED);
+    let activation = app.db.scalar("SELECT COUNT(*) FROM doorman_outbox").await;
+    assert_eq!(activation, 1, "the activation mail of the registration");
     let mut other = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
     other.execute("BEGIN IMMEDIATE").await.unwrap();
     for (path, field) in [
         ("/auth/users/reset_password/", "email"),
         ("/api/auth/forgot-password/", "email"),
+        ("/auth/users/resend_activation/", "email"),
+        ("/auth/users/reset_username/", "email"),
     ] {
+        let mut answers = Vec::new();
         for email in ["known@example.com", "unknown@example.com"] {
             let r = crate::support::client::post(&app, path, json!({ field: email })).await;
             assert!(r.status.is_success(), "{path} {email}: {r:?}");
+            answers.push((r.status, r.body));
         }
+        assert_eq!(answers[0], answers[1], "{path}: known and unknown alike");
     }
     other.execute("ROLLBACK").await.unwrap();
     assert_eq!(
         app.db.scalar("SELECT COUNT(*) FROM doorman_outbox").await,
-        0
+        activation,
+        "nothing was written while the database was locked"
     );
 }
 

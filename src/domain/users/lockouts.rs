@@ -41,7 +41,13 @@ impl Users {
                 .await
             {
                 Ok(true) => {
-                    let event = Event::new(Kind::Lockout, Some(user_id), "")
+                    // Named by the account's username (never by the login
+                    // as typed), read here, off the request's path.
+                    let name = match store.find_user_by_id(user_id).await {
+                        Ok(Some(user)) => user.username,
+                        _ => String::new(),
+                    };
+                    let event = Event::new(Kind::Lockout, Some(user_id), &name)
                         .refused()
                         .detail(format!("failed-login budget spent at {address}"));
                     audit.alone(&store, event).await;
