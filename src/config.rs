@@ -531,6 +531,39 @@ pub struct AccountsSettings {
     /// Default and largest `page_size` of paginated lists.
     pub page_size: u32,
     pub max_page_size: u32,
+    /// The Django app whose tables hold profiles, profile roles and
+    /// provinces in a database shared with Django (`accounts` for the
+    /// seed's: `accounts_userprofile`, `accounts_userprofile_roles`,
+    /// `accounts_provinces`); unset, doorman's own tables hold them.
+    pub django_app: Option<String>,
+    /// Overrides of the tables `django_app` implies, and of the column of
+    /// the roles table naming the profile (`userprofile_id`).
+    pub django_profile_table: Option<String>,
+    pub django_profile_roles_table: Option<String>,
+    pub django_profile_roles_column: Option<String>,
+    pub django_province_table: Option<String>,
+}
+
+impl AccountsSettings {
+    /// Where profiles, their roles and provinces live.
+    pub fn profile_tables(&self) -> crate::store::ProfileTables {
+        let Some(app) = &self.django_app else {
+            return crate::store::ProfileTables::default();
+        };
+        let mut tables = crate::store::ProfileTables::django(app);
+        let overrides = [
+            (&self.django_profile_table, &mut tables.profile),
+            (&self.django_profile_roles_table, &mut tables.profile_roles),
+            (&self.django_profile_roles_column, &mut tables.roles_profile),
+            (&self.django_province_table, &mut tables.province),
+        ];
+        for (set, name) in overrides {
+            if let Some(value) = set {
+                *name = value.clone();
+            }
+        }
+        tables
+    }
 }
 
 impl Default for AccountsSettings {
@@ -542,6 +575,11 @@ impl Default for AccountsSettings {
             refresh_reuse_grace_secs: 10,
             page_size: 20,
             max_page_size: 100,
+            django_app: None,
+            django_profile_table: None,
+            django_profile_roles_table: None,
+            django_profile_roles_column: None,
+            django_province_table: None,
         }
     }
 }
@@ -833,6 +871,48 @@ impl Settings {
             .argon2
             .check()
             .map_err(|m| invalid("security.argon2", m))?;
+        let accounts = &self.accounts;
+        for (key, value) in [
+            ("accounts.django_app", &accounts.django_app),
+            (
+                "accounts.django_profile_table",
+                &accounts.django_profile_table,
+            ),
+            (
+                "accounts.django_profile_roles_table",
+                &accounts.django_profile_roles_table,
+            ),
+            (
+                "accounts.django_profile_roles_column",
+                &accounts.django_profile_roles_column,
+            ),
+            (
+                "accounts.django_province_table",
+                &accounts.django_province_table,
+            ),
+        ] {
+            let Some(name) = value else { continue };
+            let plain = name.len() <= 60
+                && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !plain {
+                return Err(invalid(
+                    key,
+                    "must be a plain table or column name (letters, digits, `_`)".into(),
+                ));
+            }
+        }
+        if accounts.django_app.is_none()
+            && (accounts.django_profile_table.is_some()
+                || accounts.django_profile_roles_table.is_some()
+                || accounts.django_profile_roles_column.is_some()
+                || accounts.django_province_table.is_some())
+        {
+            return Err(invalid(
+                "accounts.django_app",
+                "must be set for the accounts.django_*_table overrides to apply".into(),
+            ));
+        }
         // Django has shipped 100,000 and up since 2.0; far more would make
         // every login a denial of service.
         if !(100_000..=10_000_000).contains(&self.security.pbkdf2_iterations) {

@@ -142,9 +142,23 @@ pub async fn build_state(
     settings: Settings,
     options: BuildOptions,
 ) -> Result<AppState, StartError> {
-    let store = Store::connect(&settings.database).await?;
+    let store = Store::connect(&settings.database)
+        .await?
+        .with_profile_tables(settings.accounts.profile_tables());
     if options.migrate {
         store.migrate().await?;
+    }
+    let tables = store.profile_tables().clone();
+    if !tables.own() {
+        for table in [&tables.profile, &tables.profile_roles, &tables.province] {
+            if !store.has_table(table).await? {
+                return Err(StoreError::Setup(format!(
+                    "accounts.django_app: the table {table} does not exist (run Django's \
+                     migrate first, or name the table with accounts.django_*_table)"
+                ))
+                .into());
+            }
+        }
     }
     store
         .ensure_email_uniqueness(settings.users.unique_email)

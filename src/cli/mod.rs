@@ -136,7 +136,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await.context("server failed")
         }
         Command::Migrate => {
-            let store = crate::store::Store::connect(&settings.database).await?;
+            let store = crate::store::Store::connect(&settings.database)
+                .await?
+                .with_profile_tables(settings.accounts.profile_tables());
             store.migrate().await?;
             store
                 .ensure_email_uniqueness(settings.users.unique_email)

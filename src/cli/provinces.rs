@@ -29,7 +29,9 @@ pub async fn run(settings: Settings, command: ProvincesCommand) -> anyhow::Resul
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
     let rows = parse(&text)?;
-    let store = Store::connect(&settings.database).await?;
+    let store = Store::connect(&settings.database)
+        .await?
+        .with_profile_tables(settings.accounts.profile_tables());
     let (mut created, mut updated, mut unchanged) = (0, 0, 0);
     for (line, name, code) in &rows {
         let done = profiles::import_province(&store, name, code.as_deref())

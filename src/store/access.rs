@@ -6,14 +6,16 @@ use super::{Store, StoreError, on_pool};
 
 /// The groups a user belongs to directly or through profile roles.
 const USER_GROUPS: &str = "SELECT group_id FROM auth_user_groups WHERE user_id = $1 \
-     UNION SELECT r.group_id FROM doorman_profile_roles r \
-     JOIN doorman_profile p ON p.id = r.profile_id WHERE p.user_id = $1";
+     UNION SELECT r.group_id FROM @profile_roles@ r \
+     JOIN @profile@ p ON p.id = r.@roles_profile@ WHERE p.user_id = $1";
 
 impl Store {
     /// The groups the user belongs to (directly or through profile roles),
     /// with their names.
     pub async fn user_group_names(&self, user_id: i32) -> Result<Vec<(i32, String)>, StoreError> {
-        let sql = format!("SELECT g.id, g.name FROM auth_group g WHERE g.id IN ({USER_GROUPS})");
+        let sql = self.profile_tables.sql(&format!(
+            "SELECT g.id, g.name FROM auth_group g WHERE g.id IN ({USER_GROUPS})"
+        ));
         Ok(
             on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(user_id)
@@ -25,12 +27,12 @@ impl Store {
     /// Every permission the user holds, directly or through a group
     /// (joined either way), as `(id, "app_label.codename")`.
     pub async fn user_permissions(&self, user_id: i32) -> Result<Vec<(i32, String)>, StoreError> {
-        let sql = format!(
+        let sql = self.profile_tables.sql(&format!(
             "SELECT p.id, ct.app_label || '.' || p.codename FROM auth_permission p \
              JOIN django_content_type ct ON ct.id = p.content_type_id WHERE p.id IN ( \
                SELECT permission_id FROM auth_user_user_permissions WHERE user_id = $1 \
                UNION SELECT permission_id FROM auth_group_permissions WHERE group_id IN ({USER_GROUPS}))"
-        );
+        ));
         Ok(
             on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(user_id)
@@ -42,8 +44,8 @@ impl Store {
 
 /// The users in group `$1`, directly or through profile roles.
 const GROUP_MEMBERS: &str = "SELECT user_id FROM auth_user_groups WHERE group_id = $1 \
-     UNION SELECT p.user_id FROM doorman_profile_roles r \
-     JOIN doorman_profile p ON p.id = r.profile_id WHERE r.group_id = $1";
+     UNION SELECT p.user_id FROM @profile_roles@ r \
+     JOIN @profile@ p ON p.id = r.@roles_profile@ WHERE r.group_id = $1";
 
 /// What a change to a role would touch, as the rank rules see it: its
 /// members' flags, every group they are in and every permission they hold.
@@ -67,13 +69,19 @@ impl Store {
         );
         let member_groups = format!(
             "SELECT group_id FROM auth_user_groups WHERE user_id IN ({GROUP_MEMBERS}) \
-             UNION SELECT r.group_id FROM doorman_profile_roles r \
-             JOIN doorman_profile p ON p.id = r.profile_id WHERE p.user_id IN ({GROUP_MEMBERS})"
+             UNION SELECT r.group_id FROM @profile_roles@ r \
+             JOIN @profile@ p ON p.id = r.@roles_profile@ WHERE p.user_id IN ({GROUP_MEMBERS})"
         );
         let names = format!("SELECT name FROM auth_group WHERE id IN ({member_groups})");
         let permissions = format!(
             "SELECT permission_id FROM auth_user_user_permissions WHERE user_id IN ({GROUP_MEMBERS}) \
              UNION SELECT permission_id FROM auth_group_permissions WHERE group_id IN ({member_groups})"
+        );
+        let tables = &self.profile_tables;
+        let (flags, names, permissions) = (
+            tables.sql(&flags),
+            tables.sql(&names),
+            tables.sql(&permissions),
         );
         let (privileged,): (i64,) = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(flags.clone()))
             .bind(group_id)

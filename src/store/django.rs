@@ -51,17 +51,7 @@ impl Store {
     pub async fn known_table_counts(&self) -> Result<Vec<(&'static str, Option<i64>)>, StoreError> {
         let mut counts = Vec::with_capacity(KNOWN_TABLES.len());
         for &table in KNOWN_TABLES {
-            let present = match self.backend() {
-                super::Backend::Sqlite => {
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1"
-                }
-                super::Backend::Postgres => "SELECT 1 WHERE to_regclass($1) IS NOT NULL",
-            };
-            let found: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(present)
-                .bind(table)
-                .fetch_optional(pool)
-                .await)?;
-            if found.is_none() {
+            if !self.has_table(table).await? {
                 counts.push((table, None));
                 continue;
             }
@@ -71,6 +61,21 @@ impl Store {
             counts.push((table, Some(n)));
         }
         Ok(counts)
+    }
+
+    /// Whether the table exists.
+    pub async fn has_table(&self, table: &str) -> Result<bool, StoreError> {
+        let present = match self.backend() {
+            super::Backend::Sqlite => {
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1"
+            }
+            super::Backend::Postgres => "SELECT 1 WHERE to_regclass($1) IS NOT NULL",
+        };
+        let found: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(present)
+            .bind(table)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.is_some())
     }
 
     /// Up to `limit` stored password hashes of users with ids above

@@ -14,8 +14,10 @@ mod lockouts;
 pub use access::RoleMembers;
 pub use lockouts::Lockout;
 mod outbox;
+mod profile_tables;
 mod profiles;
 mod references;
+pub use profile_tables::ProfileTables;
 pub use references::{GROUP_RULES, OnDelete, USER_RULES};
 mod roles;
 mod sessions;
@@ -79,6 +81,7 @@ pub(crate) use on_tx;
 pub struct Tx {
     inner: TxInner,
     cache: Arc<UserCache>,
+    tables: Arc<ProfileTables>,
     /// A statement wrote `auth_user` or `doorman_user_security`: the user
     /// cache is invalidated once the commit has landed.
     touches_users: bool,
@@ -231,6 +234,8 @@ pub struct Store {
     drf_tokens: Arc<tokens::Presence>,
     /// Whether simplejwt's blacklist tables exist.
     jwt_blacklist: Arc<tokens::Presence>,
+    /// Where profiles, profile roles and provinces live.
+    profile_tables: Arc<ProfileTables>,
     /// SQLite file whose neighbour `<file>.migrate-lock` serialises
     /// migrations across processes (PostgreSQL uses an advisory lock).
     sqlite_file: Option<std::path::PathBuf>,
@@ -270,6 +275,7 @@ impl Store {
                 user_cache,
                 drf_tokens: Arc::default(),
                 jwt_blacklist: Arc::default(),
+                profile_tables: Arc::default(),
                 sqlite_file,
             })
         } else {
@@ -284,9 +290,21 @@ impl Store {
                 user_cache,
                 drf_tokens: Arc::default(),
                 jwt_blacklist: Arc::default(),
+                profile_tables: Arc::default(),
                 sqlite_file: None,
             })
         }
+    }
+
+    /// This store with profiles, profile roles and provinces kept in
+    /// `tables` (`accounts.django_app`).
+    pub fn with_profile_tables(mut self, tables: ProfileTables) -> Store {
+        self.profile_tables = Arc::new(tables);
+        self
+    }
+
+    pub fn profile_tables(&self) -> &ProfileTables {
+        &self.profile_tables
     }
 
     pub fn backend(&self) -> Backend {
@@ -345,6 +363,7 @@ impl Store {
         Ok(Tx {
             inner,
             cache: Arc::clone(&self.user_cache),
+            tables: Arc::clone(&self.profile_tables),
             touches_users: false,
         })
     }

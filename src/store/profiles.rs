@@ -43,7 +43,7 @@ struct UserRow {
 
 const PROFILE_SELECT: &str = "SELECT u.id AS user_id, u.username, u.email, p.id AS profile_id, \
      p.phone, p.address, p.birth_date, p.profile_picture, p.bio, p.province_id, p.created_at, \
-     p.updated_at FROM auth_user u LEFT JOIN doorman_profile p ON p.user_id = u.id";
+     p.updated_at FROM auth_user u LEFT JOIN @profile@ p ON p.user_id = u.id";
 
 /// Matches username, e-mail, first or last name, ignoring case. `ESCAPE`
 /// is spelled out because SQLite has no default escape character (and
@@ -86,12 +86,12 @@ impl Store {
         if user_ids.is_empty() {
             return Ok(());
         }
-        let sql = format!(
-            "INSERT INTO doorman_profile (user_id, phone, address, bio, created_at, updated_at) \
+        let sql = self.profile_tables.sql(&format!(
+            "INSERT INTO @profile@ (user_id, phone, address, bio, created_at, updated_at) \
              SELECT id, '', '', '', $1, $1 FROM auth_user WHERE id IN ({}) \
              ON CONFLICT (user_id) DO NOTHING",
             placeholders(2, user_ids.len())
-        );
+        ));
         let now = Timestamp::now();
         on_pool!(self, pool => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now);
@@ -112,10 +112,10 @@ impl Store {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
+        let sql = self.profile_tables.sql(&format!(
             "{PROFILE_SELECT} WHERE u.id IN ({})",
             placeholders(1, user_ids.len())
-        );
+        ));
         let rows: Vec<ProfileRow> = on_pool!(self, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
             for id in user_ids {
@@ -125,7 +125,11 @@ impl Store {
         })?;
         let profile_ids: Vec<i32> = rows.iter().filter_map(|r| r.profile_id).collect();
         let roles = self
-            .named_links("doorman_profile_roles", "profile_id", &profile_ids)
+            .named_links(
+                &self.profile_tables.profile_roles,
+                &self.profile_tables.roles_profile,
+                &profile_ids,
+            )
             .await?;
         let groups = self.user_groups(user_ids).await?;
         let pick = |links: &[(i32, Named)], owner: i32| -> Vec<Named> {
@@ -308,7 +312,7 @@ impl Store {
     /// The stored picture path of a user's profile, if any.
     pub async fn profile_picture(&self, user_id: i32) -> Result<Option<String>, StoreError> {
         let row: Option<(Option<String>,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT profile_picture FROM doorman_profile WHERE user_id = $1",
+            sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT profile_picture FROM @profile@ WHERE user_id = $1")),
         )
         .bind(user_id)
         .fetch_optional(pool)
@@ -320,7 +324,7 @@ impl Store {
     /// Whether any profile points at this stored picture.
     pub async fn picture_in_use(&self, path: &str) -> Result<bool, StoreError> {
         let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT 1 FROM doorman_profile WHERE profile_picture = $1 LIMIT 1",
+            sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT 1 FROM @profile@ WHERE profile_picture = $1 LIMIT 1")),
         )
         .bind(path)
         .fetch_optional(pool)
@@ -330,7 +334,7 @@ impl Store {
 
     pub async fn list_provinces(&self) -> Result<Vec<Province>, StoreError> {
         let rows: Vec<(i32, String, Option<String>)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, name, code FROM doorman_province ORDER BY lower(name), id",
+            sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT id, name, code FROM @province@ ORDER BY lower(name), id")),
         )
         .fetch_all(pool)
         .await)?;
@@ -343,7 +347,7 @@ impl Store {
     /// The province with this name, ignoring case.
     pub async fn find_province_by_name(&self, name: &str) -> Result<Option<Province>, StoreError> {
         let row: Option<(i32, String, Option<String>)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, name, code FROM doorman_province WHERE lower(name) = lower($1) ORDER BY id LIMIT 1",
+            sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT id, name, code FROM @province@ WHERE lower(name) = lower($1) ORDER BY id LIMIT 1")),
         )
         .bind(name)
         .fetch_optional(pool)
@@ -352,7 +356,7 @@ impl Store {
     }
 
     pub async fn province_exists(&self, id: i32) -> Result<bool, StoreError> {
-        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as("SELECT id FROM doorman_province WHERE id = $1")
+        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT id FROM @province@ WHERE id = $1")))
             .bind(id)
             .fetch_optional(pool)
             .await)?;
@@ -366,7 +370,7 @@ impl Store {
         code: Option<&str>,
     ) -> Result<Province, StoreError> {
         let (id,): (i32,) = on_pool!(self, pool => sqlx::query_as(
-            "INSERT INTO doorman_province (name, code) VALUES ($1, $2) RETURNING id",
+            sqlx::AssertSqlSafe(self.profile_tables.sql("INSERT INTO @province@ (name, code) VALUES ($1, $2) RETURNING id")),
         )
         .bind(name)
         .bind(code)
@@ -381,7 +385,7 @@ impl Store {
     }
 
     pub async fn set_province_code(&self, id: i32, code: Option<&str>) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("UPDATE doorman_province SET code = $2 WHERE id = $1")
+        on_pool!(self, pool => sqlx::query(sqlx::AssertSqlSafe(self.profile_tables.sql("UPDATE @province@ SET code = $2 WHERE id = $1")))
             .bind(id)
             .bind(code)
             .execute(pool)
@@ -395,7 +399,7 @@ impl Tx {
     /// The stored picture path of a user's profile, read inside the write.
     pub async fn profile_picture(&mut self, user_id: i32) -> Result<Option<String>, StoreError> {
         let row: Option<(Option<String>,)> = on_tx!(self, conn => sqlx::query_as(
-            "SELECT profile_picture FROM doorman_profile WHERE user_id = $1",
+            sqlx::AssertSqlSafe(self.tables.sql("SELECT profile_picture FROM @profile@ WHERE user_id = $1")),
         )
         .bind(user_id)
         .fetch_optional(conn)
@@ -411,12 +415,12 @@ impl Tx {
         changes: &ProfileChanges,
     ) -> Result<(), StoreError> {
         on_tx!(self, conn => sqlx::query(
-            "UPDATE doorman_profile SET phone = COALESCE($2, phone), address = COALESCE($3, address), \
+            sqlx::AssertSqlSafe(self.tables.sql("UPDATE @profile@ SET phone = COALESCE($2, phone), address = COALESCE($3, address), \
              bio = COALESCE($4, bio), \
              birth_date = CASE WHEN $5 THEN $6 ELSE birth_date END, \
              province_id = CASE WHEN $7 THEN $8 ELSE province_id END, \
              profile_picture = CASE WHEN $9 THEN $10 ELSE profile_picture END, \
-             updated_at = $11 WHERE user_id = $1",
+             updated_at = $11 WHERE user_id = $1")),
         )
         .bind(user_id)
         .bind(&changes.phone)
@@ -434,8 +438,8 @@ impl Tx {
         .map(|r| r.rows_affected()))?;
         if let Some(roles) = &changes.roles {
             on_tx!(self, conn => sqlx::query(
-                "DELETE FROM doorman_profile_roles WHERE profile_id = \
-                 (SELECT id FROM doorman_profile WHERE user_id = $1)",
+                sqlx::AssertSqlSafe(self.tables.sql("DELETE FROM @profile_roles@ WHERE @roles_profile@ = \
+                 (SELECT id FROM @profile@ WHERE user_id = $1)")),
             )
             .bind(user_id)
             .execute(conn)
@@ -443,8 +447,8 @@ impl Tx {
             .map(|r| r.rows_affected()))?;
             for group in roles {
                 on_tx!(self, conn => sqlx::query(
-                    "INSERT INTO doorman_profile_roles (profile_id, group_id) \
-                     SELECT id, $2 FROM doorman_profile WHERE user_id = $1",
+                    sqlx::AssertSqlSafe(self.tables.sql("INSERT INTO @profile_roles@ (@roles_profile@, group_id) \
+                     SELECT id, $2 FROM @profile@ WHERE user_id = $1")),
                 )
                 .bind(user_id)
                 .bind(*group)

@@ -17,6 +17,8 @@
 //! while doorman runs is seen at once; deletes are rare and the catalog
 //! query is small.
 
+use std::borrow::Cow;
+
 use super::{StoreError, Tx, foreign_key_error, on_tx};
 
 /// What a delete does to rows of a known table that refer to it.
@@ -30,28 +32,33 @@ pub enum OnDelete {
 
 /// `(table, column, action)`: how rows of `table` whose `column` points
 /// at a deleted row are treated.
-pub type Rule = (&'static str, &'static str, OnDelete);
+pub type Rule = (Cow<'static, str>, Cow<'static, str>, OnDelete);
+
+const fn rule(table: &'static str, column: &'static str, action: OnDelete) -> Rule {
+    (Cow::Borrowed(table), Cow::Borrowed(column), action)
+}
 
 /// What refers to a user, as the models of Django and its usual apps
-/// declare it.
+/// declare it (the seed accounts app's tables come from `ProfileTables`).
 pub const USER_RULES: &[Rule] = &[
-    ("auth_user_groups", "user_id", OnDelete::Cascade),
-    ("auth_user_user_permissions", "user_id", OnDelete::Cascade),
+    rule("auth_user_groups", "user_id", OnDelete::Cascade),
+    rule("auth_user_user_permissions", "user_id", OnDelete::Cascade),
     // django.contrib.admin's LogEntry.user: CASCADE.
-    ("django_admin_log", "user_id", OnDelete::Cascade),
+    rule("django_admin_log", "user_id", OnDelete::Cascade),
     // rest_framework.authtoken's Token.user: CASCADE.
-    ("authtoken_token", "user_id", OnDelete::Cascade),
+    rule("authtoken_token", "user_id", OnDelete::Cascade),
     // simplejwt's OutstandingToken.user: SET_NULL (the blacklist keeps its
     // entries; BlacklistedToken points at the outstanding token).
-    (
+    rule(
         "token_blacklist_outstandingtoken",
         "user_id",
         OnDelete::SetNull,
     ),
-    // The seed's accounts app: UserProfile.user CASCADE, and the profile's
-    // roles (a many-to-many through table) with it.
-    ("accounts_userprofile", "user_id", OnDelete::Cascade),
-    (
+    // The seed's accounts app under its usual name, also while doorman
+    // keeps profiles in its own tables: UserProfile.user CASCADE, and the
+    // profile's roles (a many-to-many through table) with it.
+    rule("accounts_userprofile", "user_id", OnDelete::Cascade),
+    rule(
         "accounts_userprofile_roles",
         "userprofile_id",
         OnDelete::Cascade,
@@ -60,9 +67,9 @@ pub const USER_RULES: &[Rule] = &[
 
 /// What refers to a group.
 pub const GROUP_RULES: &[Rule] = &[
-    ("auth_user_groups", "group_id", OnDelete::Cascade),
-    ("auth_group_permissions", "group_id", OnDelete::Cascade),
-    ("accounts_userprofile_roles", "group_id", OnDelete::Cascade),
+    rule("auth_user_groups", "group_id", OnDelete::Cascade),
+    rule("auth_group_permissions", "group_id", OnDelete::Cascade),
+    rule("accounts_userprofile_roles", "group_id", OnDelete::Cascade),
 ];
 
 /// A foreign key found in the catalog.
@@ -122,7 +129,7 @@ impl Tx {
                 }
                 let rule = rules
                     .iter()
-                    .find(|(t, c, _)| *t == fk.table && *c == fk.column);
+                    .find(|(t, c, _)| *t == fk.table.as_str() && *c == fk.column.as_str());
                 let child = format!(
                     "{} IN (SELECT {} FROM {table_sql} WHERE {filter})",
                     quote(&fk.column),

@@ -140,7 +140,9 @@ impl Tx {
     /// accounts app's profile roles (`Referenced` if another app's table
     /// still points at it); false if there is none with this id.
     pub async fn delete_role(&mut self, id: i32) -> Result<bool, StoreError> {
-        self.release_references("auth_group", "id", id, super::GROUP_RULES)
+        let mut rules = super::GROUP_RULES.to_vec();
+        rules.extend(self.tables.group_rules());
+        self.release_references("auth_group", "id", id, &rules)
             .await?;
         let deleted = on_tx!(self, conn => sqlx::query("DELETE FROM auth_group WHERE id = $1")
             .bind(id)

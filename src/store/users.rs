@@ -404,7 +404,9 @@ impl Tx {
     /// cascade.
     pub async fn delete_user(&mut self, id: i32) -> Result<bool, StoreError> {
         self.touch_users();
-        self.release_references("auth_user", "id", id, super::USER_RULES)
+        let mut rules = super::USER_RULES.to_vec();
+        rules.extend(self.tables.user_rules());
+        self.release_references("auth_user", "id", id, &rules)
             .await?;
         let n = on_tx!(self, conn => sqlx::query("DELETE FROM auth_user WHERE id = $1")
             .bind(id)

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::{
     on_both_backends,
-    support::{Backend, TestApp, people::PW, served::cli},
+    support::{Backend, TestApp, TestDb, people::PW, served::cli},
 };
 
 on_both_backends!(
@@ -24,6 +24,16 @@ on_both_backends!(
     simplejwt_and_doorman_share_one_blacklist,
     doorman_check_reports_what_the_django_database_holds,
 );
+
+#[tokio::test]
+async fn sqlite_profiles_live_in_the_django_accounts_tables() {
+    profiles_live_in_the_django_accounts_tables(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_profiles_live_in_the_django_accounts_tables() {
+    profiles_live_in_the_django_accounts_tables(Backend::Postgres).await;
+}
 
 /// Adds the Django apps' tables to the test database.
 async fn with_django_apps(app: &TestApp) {
@@ -542,4 +552,132 @@ async fn doorman_check_reports_what_the_django_database_holds(app: TestApp) {
         .find(|l| l.contains("upgraded at their next login (to argon2$argon2id$"))
         .unwrap_or_else(|| panic!("no upgrade line in:\n{text}"));
     assert!(upgrades.ends_with("): 1"), "{upgrades}");
+}
+
+/// With `accounts.django_app = "accounts"`, profiles, their roles and
+/// provinces are read and written in the seed app's own tables; a role
+/// given through the profile counts for access as it does in doorman's.
+async fn profiles_live_in_the_django_accounts_tables(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let schema = match backend {
+        Backend::Sqlite => include_str!("../django/schema/apps-sqlite.sql"),
+        Backend::Postgres => include_str!("../django/schema/apps-postgres.sql"),
+    };
+    db.execute(schema).await;
+    let app = TestApp::on_db(db, |s| s.accounts.django_app = Some("accounts".into())).await;
+    let boss = app.user("boss").superuser().signed_in().await;
+    let ann = app.user("ann").signed_in().await;
+
+    let r = app
+        .request(Method::GET, "/api/auth/profile/", Some(ann.auth()), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let id = ann.id;
+    let in_django = format!("SELECT count(*) FROM accounts_userprofile WHERE user_id = {id}");
+    assert_eq!(
+        count(&app, &in_django).await,
+        1,
+        "created in Django's table"
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM doorman_profile").await, 0);
+
+    let r = app
+        .request(
+            Method::POST,
+            "/api/auth/provinces/",
+            Some(boss.auth()),
+            Some(json!({"name": "Kigali", "code": "KGL"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM accounts_provinces WHERE name = 'Kigali'"
+        )
+        .await,
+        1
+    );
+    let r = app
+        .request(
+            Method::PATCH,
+            "/api/auth/profile/",
+            Some(ann.auth()),
+            Some(json!({"phone": "0788", "province": "Kigali"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let phone = app
+        .db
+        .text(&format!(
+            "SELECT phone FROM accounts_userprofile WHERE user_id = {id}"
+        ))
+        .await;
+    assert_eq!(phone, "0788");
+
+    // A role given on the Django side, through the profile: ann is an
+    // admin of the Accounts API at once.
+    let before = app
+        .request(Method::GET, "/api/auth/users/", Some(ann.auth()), None)
+        .await;
+    assert_eq!(before.status, StatusCode::FORBIDDEN, "{before:?}");
+    app.db
+        .execute(&format!(
+            "INSERT INTO auth_group (name) VALUES ('admin');
+             INSERT INTO accounts_userprofile_roles (userprofile_id, group_id)
+               SELECT p.id, g.id FROM accounts_userprofile p, auth_group g
+               WHERE p.user_id = {id} AND g.name = 'admin';"
+        ))
+        .await;
+    let after = app
+        .request(Method::GET, "/api/auth/users/", Some(ann.auth()), None)
+        .await;
+    assert_eq!(after.status, StatusCode::OK, "{after:?}");
+    let r = app
+        .request(Method::GET, "/api/auth/profile/", Some(ann.auth()), None)
+        .await;
+    let roles = r.json()["roles"].clone();
+    assert_eq!(roles[0]["name"], "admin", "{roles}");
+
+    // Deleting ann clears the Django profile and its roles.
+    let r = app
+        .request(
+            Method::DELETE,
+            &format!("/api/auth/users/{id}/delete/"),
+            Some(boss.auth()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(count(&app, &in_django).await, 0);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM accounts_userprofile_roles").await,
+        0
+    );
+}
+
+/// A table name that is not a plain identifier is refused with the key
+/// named; tables that do not exist stop start-up with a message naming
+/// them, rather than answering 500 on the first profile request.
+#[tokio::test]
+async fn django_app_names_are_checked() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let out = cli(&db)
+        .env(
+            "DOORMAN_ACCOUNTS__DJANGO_APP",
+            "accounts\"; DROP TABLE auth_user; --",
+        )
+        .args(["--dev", "check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("accounts.django_app"), "{stderr}");
+
+    let mut settings = crate::support::test_settings(&db);
+    settings.accounts.django_app = Some("accounts".into());
+    let Err(e) = doorman::build_state(settings, Default::default()).await else {
+        panic!("started without the accounts tables");
+    };
+    assert!(e.to_string().contains("accounts_userprofile"), "{e}");
 }

@@ -17,6 +17,8 @@ Actions:
   jwt_pair NAME                simplejwt RefreshToken.for_user -> {"access", "refresh"}
   refresh_ok REFRESH           simplejwt's refresh check with the blacklist -> {"ok", "error"}
   blacklist REFRESH            simplejwt's RefreshToken(REFRESH).blacklist()
+  profile NAME PICTURE ROLE    a seed UserProfile (phone 555) with a picture path and a role
+  profile_of NAME              that profile's fields as Django reads them
   admin_pages ID [NAME]        the Django admin's change list and the user's
                                change form, as a superuser -> {"list", "change",
                                "listed": NAME on the list}
@@ -122,6 +124,24 @@ def main(action, *args):
 
         RefreshToken(args[0]).blacklist()
         return {"ok": True}
+    if action == "profile":
+        from accounts.models import UserProfile
+        from django.contrib.auth.models import Group
+
+        role, _ = Group.objects.get_or_create(name=args[2])
+        profile = UserProfile.objects.create(user=user(args[0]), phone="555", profile_picture=args[1])
+        profile.roles.add(role)
+        return {"id": profile.id}
+    if action == "profile_of":
+        from accounts.models import UserProfile
+
+        p = UserProfile.objects.get(user=user(args[0]))
+        return {
+            "phone": p.phone,
+            "bio": p.bio,
+            "picture": p.profile_picture.name if p.profile_picture else None,
+            "roles": sorted(r.name for r in p.roles.all()),
+        }
     raise SystemExit(f"unknown action {action!r}")
 
 

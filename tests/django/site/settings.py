@@ -74,6 +74,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
+if os.environ.get("PROOF_FAST_HASHING"):
+    # The same format with fewer iterations (tests/api/django_proof.rs).
+    PASSWORD_HASHERS[0] = "fast_hashers.FastPBKDF2PasswordHasher"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
