@@ -544,28 +544,6 @@ pub struct AccountsSettings {
     pub django_province_table: Option<String>,
 }
 
-impl AccountsSettings {
-    /// Where profiles, their roles and provinces live.
-    pub fn profile_tables(&self) -> crate::store::ProfileTables {
-        let Some(app) = &self.django_app else {
-            return crate::store::ProfileTables::default();
-        };
-        let mut tables = crate::store::ProfileTables::django(app);
-        let overrides = [
-            (&self.django_profile_table, &mut tables.profile),
-            (&self.django_profile_roles_table, &mut tables.profile_roles),
-            (&self.django_profile_roles_column, &mut tables.roles_profile),
-            (&self.django_province_table, &mut tables.province),
-        ];
-        for (set, name) in overrides {
-            if let Some(value) = set {
-                *name = value.clone();
-            }
-        }
-        tables
-    }
-}
-
 impl Default for AccountsSettings {
     fn default() -> Self {
         Self {
@@ -892,13 +870,18 @@ impl Settings {
             ),
         ] {
             let Some(name) = value else { continue };
+            // Lower case only, as Django names tables and columns: a name
+            // the catalog would fold differently than a quoted query
+            // could pass the start-up check and fail every request.
             let plain = name.len() <= 60
-                && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !plain {
                 return Err(invalid(
                     key,
-                    "must be a plain table or column name (letters, digits, `_`)".into(),
+                    "must be a plain lower-case table or column name (a-z, 0-9, `_`)".into(),
                 ));
             }
         }

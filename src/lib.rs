@@ -144,7 +144,9 @@ pub async fn build_state(
 ) -> Result<AppState, StartError> {
     let store = Store::connect(&settings.database)
         .await?
-        .with_profile_tables(settings.accounts.profile_tables());
+        .with_profile_tables(crate::store::ProfileTables::from_settings(
+            &settings.accounts,
+        ));
     if options.migrate {
         store.migrate().await?;
     }

@@ -138,7 +138,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = crate::store::Store::connect(&settings.database)
                 .await?
-                .with_profile_tables(settings.accounts.profile_tables());
+                .with_profile_tables(crate::store::ProfileTables::from_settings(
+                    &settings.accounts,
+                ));
             store.migrate().await?;
             store
                 .ensure_email_uniqueness(settings.users.unique_email)

@@ -31,7 +31,9 @@ pub async fn run(settings: Settings, command: ProvincesCommand) -> anyhow::Resul
     let rows = parse(&text)?;
     let store = Store::connect(&settings.database)
         .await?
-        .with_profile_tables(settings.accounts.profile_tables());
+        .with_profile_tables(crate::store::ProfileTables::from_settings(
+            &settings.accounts,
+        ));
     let (mut created, mut updated, mut unchanged) = (0, 0, 0);
     for (line, name, code) in &rows {
         let done = profiles::import_province(&store, name, code.as_deref())

@@ -208,8 +208,11 @@ async fn apply(
     if let (Err(_), Some(path)) = (&result, new_file) {
         pictures::remove(media, &path).await;
     }
+    // Only a file no profile names any more: Django's rows may share one
+    // (an `ImageField` default), doorman's never do.
     if let Ok(Some(old)) = &result
         && changes.picture.is_some()
+        && !store.picture_in_use(old).await.unwrap_or(true)
     {
         pictures::remove(media, old).await;
     }

@@ -46,6 +46,33 @@ impl ProfileTables {
         }
     }
 
+    /// The tables `accounts` names (`django_app` and its overrides), or
+    /// doorman's own.
+    pub fn from_settings(accounts: &crate::config::AccountsSettings) -> ProfileTables {
+        let Some(app) = &accounts.django_app else {
+            return ProfileTables::default();
+        };
+        let mut tables = ProfileTables::django(app);
+        let overrides = [
+            (&accounts.django_profile_table, &mut tables.profile),
+            (
+                &accounts.django_profile_roles_table,
+                &mut tables.profile_roles,
+            ),
+            (
+                &accounts.django_profile_roles_column,
+                &mut tables.roles_profile,
+            ),
+            (&accounts.django_province_table, &mut tables.province),
+        ];
+        for (set, name) in overrides {
+            if let Some(value) = set {
+                *name = value.clone();
+            }
+        }
+        tables
+    }
+
     /// Whether these are doorman's own tables (which cascade in the
     /// database).
     pub fn own(&self) -> bool {

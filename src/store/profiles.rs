@@ -41,8 +41,13 @@ struct UserRow {
     is_active: bool,
 }
 
-const PROFILE_SELECT: &str = "SELECT u.id AS user_id, u.username, u.email, p.id AS profile_id, \
-     p.phone, p.address, p.birth_date, p.profile_picture, p.bio, p.province_id, p.created_at, \
+/// Ids of the profile and province tables are cast: a Django app made
+/// with `BigAutoField` (Django 3.2's default for new projects) has
+/// `bigint` ids there, which doorman reads as the `integer` they fit in.
+const PROFILE_SELECT: &str = "SELECT u.id AS user_id, u.username, u.email, \
+     CAST(p.id AS INTEGER) AS profile_id, \
+     p.phone, p.address, p.birth_date, p.profile_picture, p.bio, \
+     CAST(p.province_id AS INTEGER) AS province_id, p.created_at, \
      p.updated_at FROM auth_user u LEFT JOIN @profile@ p ON p.user_id = u.id";
 
 /// Matches username, e-mail, first or last name, ignoring case. `ESCAPE`
@@ -87,8 +92,8 @@ impl Store {
             return Ok(());
         }
         let sql = self.profile_tables.sql(&format!(
-            "INSERT INTO @profile@ (user_id, phone, address, bio, created_at, updated_at) \
-             SELECT id, '', '', '', $1, $1 FROM auth_user WHERE id IN ({}) \
+            "INSERT INTO @profile@ (user_id, phone, address, bio, profile_picture, created_at, updated_at) \
+             SELECT id, '', '', '', '', $1, $1 FROM auth_user WHERE id IN ({}) \
              ON CONFLICT (user_id) DO NOTHING",
             placeholders(2, user_ids.len())
         ));
@@ -184,8 +189,8 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT l.{owner}, g.id, g.name FROM {table} l JOIN auth_group g ON g.id = l.group_id \
-             WHERE l.{owner} IN ({}) ORDER BY g.id",
+            "SELECT CAST(l.\"{owner}\" AS INTEGER), g.id, g.name FROM \"{table}\" l \
+             JOIN auth_group g ON g.id = l.group_id WHERE l.\"{owner}\" IN ({}) ORDER BY g.id",
             placeholders(1, ids.len())
         );
         let rows: Vec<(i32, i32, String)> = on_pool!(self, pool => {
@@ -334,7 +339,7 @@ impl Store {
 
     pub async fn list_provinces(&self) -> Result<Vec<Province>, StoreError> {
         let rows: Vec<(i32, String, Option<String>)> = on_pool!(self, pool => sqlx::query_as(
-            sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT id, name, code FROM @province@ ORDER BY lower(name), id")),
+            sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT CAST(id AS INTEGER), name, code FROM @province@ ORDER BY lower(name), id")),
         )
         .fetch_all(pool)
         .await)?;
@@ -347,7 +352,7 @@ impl Store {
     /// The province with this name, ignoring case.
     pub async fn find_province_by_name(&self, name: &str) -> Result<Option<Province>, StoreError> {
         let row: Option<(i32, String, Option<String>)> = on_pool!(self, pool => sqlx::query_as(
-            sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT id, name, code FROM @province@ WHERE lower(name) = lower($1) ORDER BY id LIMIT 1")),
+            sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT CAST(id AS INTEGER), name, code FROM @province@ WHERE lower(name) = lower($1) ORDER BY id LIMIT 1")),
         )
         .bind(name)
         .fetch_optional(pool)
@@ -356,7 +361,7 @@ impl Store {
     }
 
     pub async fn province_exists(&self, id: i32) -> Result<bool, StoreError> {
-        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT id FROM @province@ WHERE id = $1")))
+        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(self.profile_tables.sql("SELECT CAST(id AS INTEGER) FROM @province@ WHERE id = $1")))
             .bind(id)
             .fetch_optional(pool)
             .await)?;
@@ -370,7 +375,7 @@ impl Store {
         code: Option<&str>,
     ) -> Result<Province, StoreError> {
         let (id,): (i32,) = on_pool!(self, pool => sqlx::query_as(
-            sqlx::AssertSqlSafe(self.profile_tables.sql("INSERT INTO @province@ (name, code) VALUES ($1, $2) RETURNING id")),
+            sqlx::AssertSqlSafe(self.profile_tables.sql("INSERT INTO @province@ (name, code) VALUES ($1, $2) RETURNING CAST(id AS INTEGER)")),
         )
         .bind(name)
         .bind(code)
@@ -431,7 +436,9 @@ impl Tx {
         .bind(changes.province_id.is_some())
         .bind(changes.province_id.flatten())
         .bind(changes.picture.is_some())
-        .bind(changes.picture.clone().flatten())
+        // A cleared picture is stored as `''`, as Django's `ImageField`
+        // stores one (its column may be NOT NULL).
+        .bind(changes.picture.clone().map(Option::unwrap_or_default))
         .bind(Timestamp::now())
         .execute(conn)
         .await

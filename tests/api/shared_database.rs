@@ -12,7 +12,12 @@ use serde_json::json;
 
 use crate::{
     on_both_backends,
-    support::{Backend, TestApp, TestDb, people::PW, served::cli},
+    support::{
+        Backend, TestApp, TestDb,
+        images::{image_bytes, upload},
+        people::PW,
+        served::cli,
+    },
 };
 
 on_both_backends!(
@@ -24,6 +29,16 @@ on_both_backends!(
     simplejwt_and_doorman_share_one_blacklist,
     doorman_check_reports_what_the_django_database_holds,
 );
+
+#[tokio::test]
+async fn sqlite_a_picture_django_rows_share_is_kept() {
+    a_picture_django_rows_share_is_kept(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_picture_django_rows_share_is_kept() {
+    a_picture_django_rows_share_is_kept(Backend::Postgres).await;
+}
 
 #[tokio::test]
 async fn sqlite_profiles_live_in_the_django_accounts_tables() {
@@ -680,4 +695,62 @@ async fn django_app_names_are_checked() {
         panic!("started without the accounts tables");
     };
     assert!(e.to_string().contains("accounts_userprofile"), "{e}");
+}
+
+/// Django's rows may share one picture file (an `ImageField` default);
+/// replacing one user's picture, or deleting the user, leaves the file to
+/// the others. doorman's own files are never shared.
+async fn a_picture_django_rows_share_is_kept(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let schema = match backend {
+        Backend::Sqlite => include_str!("../django/schema/apps-sqlite.sql"),
+        Backend::Postgres => include_str!("../django/schema/apps-postgres.sql"),
+    };
+    db.execute(schema).await;
+    let media = tempfile::tempdir().unwrap();
+    let root = media.path().to_path_buf();
+    let app = TestApp::on_db(db, move |s| {
+        s.accounts.django_app = Some("accounts".into());
+        s.media.root = root;
+    })
+    .await;
+    let boss = app.user("boss").superuser().signed_in().await;
+    let ann = app.user("ann").signed_in().await;
+    let bob = app.user("bob").create().await;
+    let shared = media.path().join("profile_pics/default.png");
+    std::fs::create_dir_all(shared.parent().unwrap()).unwrap();
+    std::fs::write(&shared, image_bytes(image::ImageFormat::Png)).unwrap();
+    for id in [ann.id, bob.id] {
+        app.db
+            .execute(&format!(
+                "INSERT INTO accounts_userprofile (user_id, phone, address, bio, profile_picture, created_at, updated_at)
+                 VALUES ({id}, '', '', '', 'profile_pics/default.png', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')"
+            ))
+            .await;
+    }
+    let png = image_bytes(image::ImageFormat::Png);
+    let r = upload(
+        &app,
+        Method::PATCH,
+        "/api/auth/profile/",
+        ann.auth(),
+        ("me.png", "image/png", &png),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(shared.exists(), "bob's picture is still there");
+    let r = app
+        .request(
+            Method::DELETE,
+            &format!("/api/auth/users/{}/delete/", bob.id),
+            Some(boss.auth()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert!(
+        !shared.exists(),
+        "no profile names it any more: removed with bob"
+    );
 }

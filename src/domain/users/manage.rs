@@ -434,7 +434,9 @@ impl Users {
         let event = Event::new(Kind::UserDeleted, Some(id), &name).by(Some(caller.user.id));
         self.audit.in_tx(&mut tx, event).await?;
         tx.commit().await?;
-        if let Some(path) = picture {
+        if let Some(path) = picture
+            && !self.store.picture_in_use(&path).await.unwrap_or(true)
+        {
             pictures::remove(&self.settings.media, &path).await;
         }
         Ok(())

@@ -13,7 +13,9 @@ ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "urls"
-DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+# As `startproject` has written since Django 3.2: the seed app's ids are
+# bigint on PostgreSQL, which doorman must read.
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", os.path.join(BASE_DIR, "media"))
 MEDIA_URL = "/media/"
 
