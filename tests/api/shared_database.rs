@@ -50,13 +50,17 @@ async fn postgres_profiles_live_in_the_django_accounts_tables() {
     profiles_live_in_the_django_accounts_tables(Backend::Postgres).await;
 }
 
-/// Adds the Django apps' tables to the test database.
-async fn with_django_apps(app: &TestApp) {
-    let schema = match app.db.backend {
+/// The Django apps' tables, as Django 5.2 makes them on `backend`.
+fn apps_schema(backend: Backend) -> &'static str {
+    match backend {
         Backend::Sqlite => include_str!("../django/schema/apps-sqlite.sql"),
         Backend::Postgres => include_str!("../django/schema/apps-postgres.sql"),
-    };
-    app.db.execute(schema).await;
+    }
+}
+
+/// Adds the Django apps' tables to the test database.
+async fn with_django_apps(app: &TestApp) {
+    app.db.execute(apps_schema(app.db.backend)).await;
 }
 
 /// Rows the Django side wrote for user `id`: a DRF token, an admin log
@@ -574,11 +578,7 @@ async fn doorman_check_reports_what_the_django_database_holds(app: TestApp) {
 /// given through the profile counts for access as it does in doorman's.
 async fn profiles_live_in_the_django_accounts_tables(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let schema = match backend {
-        Backend::Sqlite => include_str!("../django/schema/apps-sqlite.sql"),
-        Backend::Postgres => include_str!("../django/schema/apps-postgres.sql"),
-    };
-    db.execute(schema).await;
+    db.execute(apps_schema(backend)).await;
     let app = TestApp::on_db(db, |s| s.accounts.django_app = Some("accounts".into())).await;
     let boss = app.user("boss").superuser().signed_in().await;
     let ann = app.user("ann").signed_in().await;
@@ -702,11 +702,7 @@ async fn django_app_names_are_checked() {
 /// the others. doorman's own files are never shared.
 async fn a_picture_django_rows_share_is_kept(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let schema = match backend {
-        Backend::Sqlite => include_str!("../django/schema/apps-sqlite.sql"),
-        Backend::Postgres => include_str!("../django/schema/apps-postgres.sql"),
-    };
-    db.execute(schema).await;
+    db.execute(apps_schema(backend)).await;
     let media = tempfile::tempdir().unwrap();
     let root = media.path().to_path_buf();
     let app = TestApp::on_db(db, move |s| {
