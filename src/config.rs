@@ -870,15 +870,7 @@ impl Settings {
             ),
         ] {
             let Some(name) = value else { continue };
-            // Lower case only, as Django names tables and columns: a name
-            // the catalog would fold differently than a quoted query
-            // could pass the start-up check and fail every request.
-            let plain = name.len() <= 60
-                && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if !plain {
+            if !is_plain_name(name) {
                 return Err(invalid(
                     key,
                     "must be a plain lower-case table or column name (a-z, 0-9, `_`)".into(),
@@ -1065,6 +1057,18 @@ fn source_of(key: &str, sources: &Sources) -> String {
         Some(path) => format!("{} or defaults", path.display()),
         None => "defaults".into(),
     }
+}
+
+/// Whether `name` is a plain lower-case table, column or app name as
+/// Django makes them (a-z, 0-9, `_`, at most 60 characters). Lower case
+/// only: a name the catalog would fold differently than a quoted query
+/// could pass the start-up check and fail every request.
+pub fn is_plain_name(name: &str) -> bool {
+    name.len() <= 60
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Hides the password of a URL's user info (`postgres://u:secret@h` →

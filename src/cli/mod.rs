@@ -5,6 +5,7 @@ mod audit;
 mod changepassword;
 mod check;
 mod createsuperuser;
+mod import_django;
 mod mail;
 mod provinces;
 mod unlock;
@@ -67,6 +68,9 @@ pub enum Command {
     /// Inspect and steer the e-mail outbox.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Copy a Django database (users, groups, permissions, DRF tokens, the
+    /// blacklist, profiles) into doorman's; safe to run again.
+    ImportDjango(import_django::Args),
     /// Manage provinces (import from CSV).
     #[command(subcommand)]
     Provinces(provinces::ProvincesCommand),
@@ -122,7 +126,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", hash_timing(&settings, count.max(1)));
         return Ok(());
     }
-    init_logging(&settings);
+    if let Command::ImportDjango(_) = cli.command {
+        // The copy's statements insert a thousand rows each: sqlx's
+        // slow-statement warning would print every one of them in full.
+        let mut quiet = settings.clone();
+        quiet.log.level = format!("{},sqlx::query=error", settings.log.level);
+        init_logging(&quiet);
+    } else {
+        init_logging(&settings);
+    }
     match cli.command {
         Command::Serve { no_migrate } => {
             let app = crate::App::build(
@@ -155,6 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => check::run(settings).await,
         Command::Mail(command) => mail::run(settings, command).await,
         Command::Provinces(command) => provinces::run(settings, command).await,
+        Command::ImportDjango(args) => import_django::run(settings, args).await,
         Command::Openapi | Command::HashTiming { .. } => Ok(()),
     }
 }

@@ -10,6 +10,11 @@ mod access;
 mod audit;
 mod django;
 pub use django::{AppMigrations, KNOWN_TABLES};
+mod import;
+pub use import::{
+    DRF_LABEL, Import, ImportError, Mode as ImportMode, Progress, Report as ImportReport,
+    Source as ImportSource, SourceApps, Tally,
+};
 mod lockouts;
 pub use access::RoleMembers;
 pub use lockouts::Lockout;

@@ -32,6 +32,13 @@ impl Timestamp {
     }
 }
 
+// Equal instants hash alike whatever their offsets (as `Eq` compares them).
+impl std::hash::Hash for Timestamp {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.unix_timestamp_nanos().hash(state);
+    }
+}
+
 impl From<OffsetDateTime> for Timestamp {
     fn from(t: OffsetDateTime) -> Self {
         Timestamp(t)

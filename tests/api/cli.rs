@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 
 use crate::support::{Backend, TestDb};
 
-fn doorman(db: &TestDb) -> Command {
+pub(crate) fn doorman(db: &TestDb) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_doorman"));
     // Settings come only from what the test sets.
     for (key, _) in std::env::vars() {
@@ -40,7 +40,7 @@ fn changepassword(db: &TestDb, username: &str, input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "status {:?}\nstdout: {}\nstderr: {}",
         out.status,

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use crate::support::{Backend, TestApp, TestDb};
 
 /// The secret key both sides share.
-const KEY: &str = "the-shared-django-and-doorman-secret-key-0123456789";
-const PW: &str = "a-Sturdy-passphrase-42";
+pub(crate) const KEY: &str = "the-shared-django-and-doorman-secret-key-0123456789";
+pub(crate) const PW: &str = "a-Sturdy-passphrase-42";
 /// `proof.py`'s exit status when Django or an app cannot be imported.
 const MISSING_DEPENDENCY: i32 = 77;
 
@@ -35,7 +35,7 @@ async fn postgres_django_and_doorman_share_one_database() {
 
 /// Runs one Django action on `url`; `None` if Django is not available here
 /// (never under CI).
-fn django(url: &str, args: &[&str]) -> Option<Value> {
+pub(crate) fn django(url: &str, args: &[&str]) -> Option<Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/django/site/proof.py");
     let out = Command::new("python3")
         .arg(script)

@@ -23,6 +23,7 @@ mod enumeration;
 mod faults;
 mod hardening;
 mod http_basics;
+mod import_django;
 mod inputs;
 mod layers;
 mod lockouts;

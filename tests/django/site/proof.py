@@ -142,6 +142,32 @@ def main(action, *args):
             "picture": p.profile_picture.name if p.profile_picture else None,
             "roles": sorted(r.name for r in p.roles.all()),
         }
+    if action == "extras":
+        # What an import must carry besides users: a province on a
+        # profile, a direct permission, a group permission, a membership.
+        from accounts.models import Provinces, UserProfile
+        from django.contrib.auth.models import Group, Permission
+
+        owner, member, group_name = args
+        province, _ = Provinces.objects.get_or_create(name="Ontario", code="ON")
+        profile = UserProfile.objects.get(user=user(owner))
+        profile.province = province
+        profile.save()
+        user(owner).user_permissions.add(Permission.objects.get(codename="view_user"))
+        group = Group.objects.get(name=group_name)
+        group.permissions.add(Permission.objects.get(codename="change_group"))
+        user(member).groups.add(group)
+        return {"province": province.id}
+    if action == "drf_logout":
+        from rest_framework.authtoken.models import Token
+
+        Token.objects.filter(user=user(args[0])).delete()
+        return {"ok": True}
+    if action == "leave_group":
+        from django.contrib.auth.models import Group
+
+        user(args[0]).groups.remove(Group.objects.get(name=args[1]))
+        return {"ok": True}
     raise SystemExit(f"unknown action {action!r}")
 
 
