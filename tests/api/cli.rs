@@ -9,22 +9,10 @@ use std::{
 
 use axum::http::StatusCode;
 
-use crate::support::{Backend, TestDb};
-
-pub(crate) fn doorman(db: &TestDb) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_doorman"));
-    // Settings come only from what the test sets.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("DOORMAN_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("DOORMAN_DATABASE__URL", &db.url)
-        .env("DOORMAN_SECURITY__DANGER_FAST_HASHING_FOR_TESTS", "true")
-        .env("DOORMAN_LOG__LEVEL", "warn")
-        .current_dir(std::env::temp_dir());
-    cmd
-}
+use crate::support::{
+    Backend, TestDb,
+    commands::{doorman, text},
+};
 
 /// Runs `changepassword USER` with `input` on its standard input (it reads
 /// from stdin when that is not a terminal).
@@ -38,15 +26,6 @@ fn changepassword(db: &TestDb, username: &str, input: &[u8]) -> Output {
         .unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
-}
-
-pub(crate) fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[tokio::test]

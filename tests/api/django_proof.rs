@@ -10,18 +10,13 @@
 //! except under `CI=true`, where that is a failure (`.ci/run` installs
 //! them).
 
-use std::process::Command;
-
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Backend, TestApp, TestDb};
-
-/// The secret key both sides share.
-pub(crate) const KEY: &str = "the-shared-django-and-doorman-secret-key-0123456789";
-pub(crate) const PW: &str = "a-Sturdy-passphrase-42";
-/// `proof.py`'s exit status when Django or an app cannot be imported.
-const MISSING_DEPENDENCY: i32 = 77;
+use crate::support::{
+    Backend, TestApp, TestDb,
+    django::{KEY, PW, django},
+};
 
 #[tokio::test]
 async fn sqlite_django_and_doorman_share_one_database() {
@@ -31,37 +26,6 @@ async fn sqlite_django_and_doorman_share_one_database() {
 #[tokio::test]
 async fn postgres_django_and_doorman_share_one_database() {
     django_and_doorman_share_one_database(Backend::Postgres).await;
-}
-
-/// Runs one Django action on `url`; `None` if Django is not available here
-/// (never under CI).
-pub(crate) fn django(url: &str, args: &[&str]) -> Option<Value> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/django/site/proof.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("DJANGO_SECRET_KEY", KEY)
-        // Django's PBKDF2 format at 1,000 iterations: a debug build of
-        // doorman checks 1,000,000 in seconds, past the request timeout.
-        .env("PROOF_FAST_HASHING", "1")
-        .output();
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let out = match out {
-        Ok(out) => out,
-        Err(e) => {
-            assert!(!in_ci, "CI=true but python3 cannot run: {e}");
-            return None;
-        }
-    };
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(MISSING_DEPENDENCY) {
-        assert!(!in_ci, "CI=true but Django cannot be used: {stderr}");
-        eprintln!("note: skipping the Django proof: {stderr}");
-        return None;
-    }
-    assert!(out.status.success(), "proof.py {args:?}: {stderr}");
-    Some(serde_json::from_slice(&out.stdout).expect("proof.py prints JSON"))
 }
 
 async fn post(

@@ -11,10 +11,10 @@ use std::process::Output;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::{
-    cli::{doorman, text},
-    django_proof::{KEY, PW, django},
-    support::{Backend, TestApp, TestDb},
+use crate::support::{
+    Backend, TestApp, TestDb,
+    commands::{doorman, text},
+    django::{KEY, PW, django},
 };
 
 #[tokio::test]

@@ -6,6 +6,8 @@
 pub mod accounts;
 pub mod apps;
 pub mod client;
+pub mod commands;
+pub mod django;
 pub mod grants;
 pub mod images;
 pub mod limits;
