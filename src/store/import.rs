@@ -335,31 +335,38 @@ fn kinds(columns: &[Column]) -> Vec<Kind> {
     columns.iter().map(|c| c.kind).collect()
 }
 
+/// Runs `sql` with `args` on `pool`, reading the columns by `kinds`: one
+/// body for the source's pool and the target's.
+async fn fetch_rows(
+    pool: &Pool,
+    sql: String,
+    args: &[Value],
+    kinds: &[Kind],
+) -> Result<Rows, StoreError> {
+    struct On<'a> {
+        pool: &'a Pool,
+    }
+    let on = On { pool };
+    let sql = sqlx::AssertSqlSafe(sql);
+    on_pool!(on, pool => {
+        let rows = bind_values!(sqlx::query(sql), args).fetch_all(pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(decode_row!(row, kinds));
+        }
+        Ok(out)
+    })
+}
+
 impl Source {
     async fn rows(&self, sql: String, args: &[Value], kinds: &[Kind]) -> Result<Rows, StoreError> {
-        let sql = sqlx::AssertSqlSafe(sql);
-        on_pool!(self, pool => {
-            let rows = bind_values!(sqlx::query(sql), args).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(decode_row!(row, kinds));
-            }
-            Ok(out)
-        })
+        fetch_rows(&self.pool, sql, args, kinds).await
     }
 }
 
 impl Store {
     async fn rows(&self, sql: String, args: &[Value], kinds: &[Kind]) -> Result<Rows, StoreError> {
-        let sql = sqlx::AssertSqlSafe(sql);
-        on_pool!(self, pool => {
-            let rows = bind_values!(sqlx::query(sql), args).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(decode_row!(row, kinds));
-            }
-            Ok(out)
-        })
+        fetch_rows(&self.pool, sql, args, kinds).await
     }
 }
 
