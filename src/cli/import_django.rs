@@ -118,7 +118,11 @@ pub async fn run(mut settings: Settings, args: Args) -> anyhow::Result<()> {
         &settings.media.root,
     );
     if args.dry_run {
-        print_report("Dry run: nothing was changed. The copy would do:", &plan);
+        print_report(
+            "Dry run: nothing was changed. The copy would do:",
+            &plan,
+            true,
+        );
         pictures.print(true);
         return Ok(());
     }
@@ -126,6 +130,7 @@ pub async fn run(mut settings: Settings, args: Args) -> anyhow::Result<()> {
         print_report(
             "Nothing new to copy: the target already holds the source's rows.",
             &plan,
+            false,
         );
         pictures.print(false);
         return Ok(());
@@ -135,7 +140,7 @@ pub async fn run(mut settings: Settings, args: Args) -> anyhow::Result<()> {
     let done = import.run(ImportMode::Apply).await.map_err(stop)?;
     let copied = pictures.copy()?;
     let took = started.elapsed().as_secs_f64();
-    print_report("Copied:", &done);
+    print_report("Copied:", &done, false);
     copied.print(false);
     let users = done
         .tables
@@ -186,7 +191,8 @@ fn describe(source: &ImportSource) -> String {
     parts.join(", ")
 }
 
-fn print_report(heading: &str, report: &ImportReport) {
+/// `planned`: the report is a dry run's, of what would be done.
+fn print_report(heading: &str, report: &ImportReport, planned: bool) {
     println!("{heading}");
     println!(
         "  {:<28} {:>9} {:>9} {:>10} {:>9} {:>9}",
@@ -196,6 +202,15 @@ fn print_report(heading: &str, report: &ImportReport) {
         println!(
             "  {table:<28} {:>9} {:>9} {:>10} {:>9} {:>9}",
             t.new, t.updated, t.unchanged, t.removed, t.skipped
+        );
+    }
+    if report.users_deactivated > 0 {
+        let n = report.users_deactivated;
+        println!(
+            "  Deleted in Django since an earlier copy: {n} {}, {} inactive here so that {} cannot sign in.",
+            if n == 1 { "user" } else { "users" },
+            if planned { "to be made" } else { "made" },
+            if n == 1 { "it" } else { "they" },
         );
     }
     if report.users_only_in_target > 0 {

@@ -453,6 +453,10 @@ pub struct Report {
     pub tables: Vec<(&'static str, Tally)>,
     /// Users the target holds that the source does not (left as they are).
     pub users_only_in_target: u64,
+    /// Users copied by an earlier run and deleted in Django since: made
+    /// inactive here (or, in a plan, that would be), so they can no longer
+    /// sign in.
+    pub users_deactivated: u64,
     /// Picture paths named by copied profiles (relative to the media root).
     pub pictures: Vec<String>,
     /// Things worth a look that did not stop the run.
@@ -461,7 +465,7 @@ pub struct Report {
 
 impl Report {
     pub fn changes(&self) -> u64 {
-        self.tables.iter().map(|(_, t)| t.changes()).sum()
+        self.tables.iter().map(|(_, t)| t.changes()).sum::<u64>() + self.users_deactivated
     }
 
     fn tally(&mut self, table: &'static str) -> &mut Tally {
@@ -500,6 +504,9 @@ struct Entity {
     same: Option<usize>,
     /// A column unique in the target, which must not belong to another id.
     unique: Option<usize>,
+    /// A column unique in the target regardless of case and when not
+    /// empty (e-mail under `users.unique_email`).
+    unique_folded: Option<usize>,
     /// Why a different `same` value means another row, for the message.
     what: &'static str,
 }
@@ -541,6 +548,7 @@ impl Import<'_> {
             columns: vec![col("id", Kind::Int), col("name", Kind::Text)],
             same: None,
             unique: Some(1),
+            unique_folded: None,
             what: "is another group",
         };
         let group_permissions = Link {
@@ -573,11 +581,13 @@ impl Import<'_> {
                 ],
                 same: None,
                 unique: Some(1),
+                unique_folded: None,
                 what: "is another province",
             };
             self.entity(mode, &provinces, &[], false, &mut report, &mut conflicts)
                 .await?;
         }
+        let email_unique = self.target_email_unique().await?;
         let users = Entity {
             label: "users",
             source: "auth_user".into(),
@@ -597,6 +607,7 @@ impl Import<'_> {
             ],
             same: Some(10),
             unique: Some(4),
+            unique_folded: email_unique.then_some(7),
             what: "joined at another time",
         };
         let memberships = Link {
@@ -617,7 +628,7 @@ impl Import<'_> {
             member: "permission_id".into(),
             target_member: "permission_id".into(),
         };
-        if self.target_email_unique().await? {
+        if email_unique {
             self.email_duplicates(&mut conflicts).await?;
         }
         self.entity(
@@ -652,6 +663,7 @@ impl Import<'_> {
                 columns,
                 same: Some(1),
                 unique: Some(1),
+                unique_folded: None,
                 what: "belongs to another user",
             };
             let roles = Link {
@@ -859,7 +871,21 @@ impl Import<'_> {
                     &kinds,
                 )
                 .await?;
+            let low = after;
             let Some(last) = page.last() else {
+                if users {
+                    let gone = self.deleted_in_source(low, None, &[]).await?;
+                    let mut tx = match mode {
+                        Mode::Apply if conflicts.is_empty() && !gone.is_empty() => {
+                            Some(self.target.begin().await?)
+                        }
+                        _ => None,
+                    };
+                    deactivate(&gone, tx.as_mut(), report).await?;
+                    if let Some(tx) = tx {
+                        tx.commit().await?;
+                    }
+                }
                 break;
             };
             after = last[0].int().unwrap_or_default();
@@ -936,7 +962,12 @@ impl Import<'_> {
                 }
             }
             if let Some(unique) = entity.unique {
-                self.unique_taken(entity, unique, &page, conflicts).await?;
+                self.unique_taken(entity, unique, false, &page, conflicts)
+                    .await?;
+            }
+            if let Some(unique) = entity.unique_folded {
+                self.unique_taken(entity, unique, true, &page, conflicts)
+                    .await?;
             }
             let tally = report.tally(entity.label);
             tally.new += new.len() as u64;
@@ -994,6 +1025,10 @@ impl Import<'_> {
                 self.drf_tokens(&owner_ids, tx.as_mut(), report, conflicts)
                     .await?;
             }
+            if users {
+                let gone = self.deleted_in_source(low, Some(after), &owners).await?;
+                deactivate(&gone, tx.as_mut(), report).await?;
+            }
             if let Some(tx) = tx {
                 tx.commit().await?;
             }
@@ -1008,46 +1043,96 @@ impl Import<'_> {
                 Mode::Apply => report.tally("users").new,
                 Mode::Plan => 0,
             };
-            report.users_only_in_target = (count as u64).saturating_sub(matched + inserted);
+            report.users_only_in_target =
+                (count as u64).saturating_sub(matched + inserted + report.users_deactivated);
         }
         Ok(())
     }
 
+    /// Active target users with ids in `(low, high]` that an earlier run
+    /// copied and the source no longer has (`page` is what it has there).
+    async fn deleted_in_source(
+        &self,
+        low: i64,
+        high: Option<i64>,
+        page: &[Value],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut args = vec![Value::Int(Some(low))];
+        let mut sql = "SELECT CAST(r.id AS BIGINT) FROM doorman_import_row r \
+                       JOIN auth_user u ON u.id = r.id \
+                       WHERE r.kind = 'users' AND u.is_active AND r.id > $1"
+            .to_string();
+        if let Some(high) = high {
+            args.push(Value::Int(Some(high)));
+            sql.push_str(" AND r.id <= $2");
+        }
+        if !page.is_empty() {
+            sql.push_str(&format!(
+                " AND r.id NOT IN ({})",
+                marks(args.len(), page.len())
+            ));
+            args.extend(page.iter().cloned());
+        }
+        let rows = self.target.rows(sql, &args, &[Kind::Int]).await?;
+        Ok(rows.iter().filter_map(|r| r[0].int()).collect())
+    }
+
     /// Conflicts where the target gives a page row's unique value (a
-    /// username, a group's name) to another id.
+    /// username, a group's name) to another id. `folded` compares as the
+    /// e-mail index does: through the target's own `lower()`, and only
+    /// values that are not empty.
     async fn unique_taken(
         &self,
         entity: &Entity,
         unique: usize,
+        folded: bool,
         page: &Rows,
         conflicts: &mut Vec<String>,
     ) -> Result<(), StoreError> {
-        let values: Vec<Value> = page.iter().map(|r| r[unique].clone()).collect();
+        let mut args = Vec::new();
+        for row in page {
+            if folded && !row[unique].text().is_some_and(|t| !t.is_empty()) {
+                continue;
+            }
+            args.push(row[unique].clone());
+            args.push(row[0].clone());
+        }
+        if args.is_empty() {
+            return Ok(());
+        }
         let name = &entity.columns[unique];
+        let pairs: Vec<String> = (0..args.len() / 2)
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let column = format!("t.{}", quote(&name.target));
+        let selected = match name.kind {
+            Kind::Int => format!("CAST({column} AS BIGINT)"),
+            _ => column.clone(),
+        };
+        let on = if folded {
+            format!("lower({column}) = lower(v.column1)")
+        } else {
+            format!("{column} = v.column1")
+        };
         let sql = format!(
-            "SELECT CAST(id AS BIGINT), {} FROM {} WHERE {} IN ({})",
-            select_list(std::slice::from_ref(name), |c| &c.target),
+            "SELECT CAST(t.id AS BIGINT), CAST(v.column2 AS BIGINT), {selected} \
+             FROM {} AS t JOIN (VALUES {}) AS v ON {on}",
             quote(&entity.target),
-            quote(&name.target),
-            marks(0, values.len())
+            pairs.join(", ")
         );
         let taken = self
             .target
-            .rows(sql, &values, &[Kind::Int, name.kind])
+            .rows(sql, &args, &[Kind::Int, Kind::Int, name.kind])
             .await?;
-        let ids: HashMap<&Value, i64> = page
-            .iter()
-            .filter_map(|r| Some((&r[unique], r[0].int()?)))
-            .collect();
         for row in &taken {
-            let (Some(here), Some(&there)) = (row[0].int(), ids.get(&row[1])) else {
+            let (Some(here), Some(there)) = (row[0].int(), row[1].int()) else {
                 continue;
             };
             if here != there {
                 conflicts.push(format!(
                     "{} {}: id {there} in the source, but the target gives it to id {here}",
                     entity.label,
-                    shown(&row[1])
+                    shown(&row[2])
                 ));
             }
         }
@@ -1315,6 +1400,35 @@ impl Import<'_> {
 
 /// A row's contents as a stable digest (instants by their UTC value), for
 /// `doorman_import_row`.
+/// Makes users deleted in Django inactive here (through `tx`; without one
+/// only counts them). Inactive users are refused at sign-in and with every
+/// token they hold; deleting them is left to an operator, who may want
+/// what they made kept.
+async fn deactivate(
+    gone: &[i64],
+    tx: Option<&mut Tx>,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    if gone.is_empty() {
+        return Ok(());
+    }
+    report.users_deactivated += gone.len() as u64;
+    if let Some(tx) = tx {
+        let mut args = vec![Value::Bool(false)];
+        args.extend(gone.iter().map(|id| Value::Int(Some(*id))));
+        tx.run(
+            format!(
+                "UPDATE auth_user SET is_active = $1 WHERE id IN ({})",
+                marks(1, gone.len())
+            ),
+            &args,
+        )
+        .await?;
+        tx.touch_users();
+    }
+    Ok(())
+}
+
 fn fingerprint(row: &[Value]) -> String {
     use sha2::Digest;
     let mut hash = sha2::Sha256::new();
@@ -1500,7 +1614,12 @@ fn shown(value: &Value) -> String {
     match value {
         Value::Text(Some(t)) => format!("{t:?}"),
         Value::Int(Some(i)) => i.to_string(),
-        other => format!("{other:?}"),
+        Value::Time(Some(t)) => format!("{} UTC", super::timestamp::to_django_text(t.0)),
+        Value::Date(Some(d)) => d.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(None) | Value::Text(None) | Value::Time(None) | Value::Date(None) => {
+            "NULL".into()
+        }
     }
 }
 

@@ -78,7 +78,11 @@ async fn import_django(from: Backend, into: Backend) {
     let alice = dj(&["create_user", "alice", PW]).unwrap()["id"]
         .as_i64()
         .unwrap();
-    dj(&["create_user", "bob", PW]).unwrap();
+    let bob = dj(&["create_user", "bob", PW]).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    // frank is deleted in Django after the first copy.
+    dj(&["create_user", "frank", PW]).unwrap();
     let drf_key = dj(&["drf_token", "alice"]).unwrap()["key"]
         .as_str()
         .unwrap()
@@ -122,13 +126,13 @@ async fn import_django(from: Backend, into: Backend) {
         "{}",
         text(&out)
     );
-    assert_eq!(row(&out, "users"), [2, 0, 0, 0, 0]);
+    assert_eq!(row(&out, "users"), [3, 0, 0, 0, 0]);
     assert_eq!(target.scalar("SELECT count(*) FROM auth_user").await, 0);
     assert!(!media.path().join("profile_pics/alice.png").exists());
 
     let out = import(&target, media.path(), &[&src, "--media-from", media_from]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(row(&out, "users"), [2, 0, 0, 0, 0]);
+    assert_eq!(row(&out, "users"), [3, 0, 0, 0, 0]);
     assert_eq!(row(&out, "groups"), [1, 0, 0, 0, 0]);
     assert_eq!(row(&out, "group memberships"), [1, 0, 0, 0, 0]);
     assert_eq!(row(&out, "user permissions"), [1, 0, 0, 0, 0]);
@@ -147,7 +151,7 @@ async fn import_django(from: Backend, into: Backend) {
     let out = import(&target, media.path(), &[&src, "--media-from", media_from]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Nothing new to copy"), "{}", text(&out));
-    assert_eq!(row(&out, "users"), [0, 0, 2, 0, 0]);
+    assert_eq!(row(&out, "users"), [0, 0, 3, 0, 0]);
 
     // What was copied works in doorman: the DRF token, the profile, the
     // blacklist (none of which signs anyone in).
@@ -200,7 +204,19 @@ async fn import_django(from: Backend, into: Backend) {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
 
     // Changes made in Django before the switch come with the next run: a
-    // new password, a token logged out, a membership ended.
+    // new password, a token logged out, a membership ended, a user deleted
+    // (who signed in here meanwhile, and is made inactive, token and all).
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/jwt/create/",
+            None,
+            Some(json!({"username": "frank", "password": PW})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let frank_jwt = format!("Bearer {}", r.json()["access"].as_str().unwrap());
+    dj(&["delete_user", "frank"]).unwrap();
     dj(&["set_password", "bob", "changed-in-django-3"]).unwrap();
     dj(&["drf_logout", "alice"]).unwrap();
     dj(&["leave_group", "bob", "editors"]).unwrap();
@@ -209,6 +225,20 @@ async fn import_django(from: Backend, into: Backend) {
     assert_eq!(row(&out, "users"), [0, 1, 1, 0, 0]);
     assert_eq!(row(&out, "DRF tokens")[3], 1, "removed");
     assert_eq!(row(&out, "group memberships")[3], 1, "removed");
+    assert!(
+        text(&out).contains("Deleted in Django since an earlier copy: 1 user, made inactive"),
+        "{}",
+        text(&out)
+    );
+    let r = app
+        .request(Method::GET, "/auth/users/me/", Some(&frank_jwt), None)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "deleted in Django: {r:?}"
+    );
+    assert_eq!(jwt_login(&app, "frank", PW).await, StatusCode::UNAUTHORIZED);
     let r = app
         .request(Method::GET, "/auth/users/me/", Some(&drf), None)
         .await;
@@ -248,9 +278,27 @@ async fn import_django(from: Backend, into: Backend) {
 
     // Once users work in doorman, a run that would undo their changes
     // stops: alice reset her password here and changed it in Django
-    // since; carol registered here under the id Django then gave to dave.
-    // bob signed in here, which upgraded his hash. Nothing else changes
-    // either.
+    // since; carol registered here under the id Django then gave to dave;
+    // bob took, here, the address Django then gave dave. bob signed in
+    // here, which upgraded his hash. Nothing else changes either.
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/jwt/create/",
+            None,
+            Some(json!({"username": "bob", "password": "changed-in-django-3"})),
+        )
+        .await;
+    let bob_jwt = format!("Bearer {}", r.json()["access"].as_str().unwrap());
+    let r = app
+        .request(
+            Method::PATCH,
+            "/auth/users/me/",
+            Some(&bob_jwt),
+            Some(json!({"email": "DAVE@example.com"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let r = app
         .request(
             Method::POST,
@@ -272,6 +320,10 @@ async fn import_django(from: Backend, into: Backend) {
     let message = text(&out);
     assert!(message.contains("nothing was changed"), "{message}");
     assert!(message.contains(&format!("users id {carol}")), "{message}");
+    let email_taken = format!(
+        "users \"DAVE@example.com\": id {dave} in the source, but the target gives it to id {bob}"
+    );
+    assert!(message.contains(&email_taken), "{message}");
     for name in ["alice", "bob"] {
         let changed = format!("({name:?}): changed in doorman after it was copied");
         assert!(message.contains(&changed), "{message}");

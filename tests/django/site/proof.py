@@ -22,6 +22,11 @@ Actions:
   admin_pages ID [NAME]        the Django admin's change list and the user's
                                change form, as a superuser -> {"list", "change",
                                "listed": NAME on the list}
+  extras OWNER MEMBER GROUP    a province on OWNER's profile, a direct and a
+                               group permission, MEMBER joins GROUP
+  drf_logout NAME              deletes NAME's DRF token
+  leave_group NAME GROUP       NAME leaves GROUP
+  delete_user NAME             user.delete(), with Django's cascades
 
 Exit status 77 when Django or one of its apps cannot be imported (the test
 decides whether that is a skip or a failure).
@@ -167,6 +172,9 @@ def main(action, *args):
         from django.contrib.auth.models import Group
 
         user(args[0]).groups.remove(Group.objects.get(name=args[1]))
+        return {"ok": True}
+    if action == "delete_user":
+        user(args[0]).delete()
         return {"ok": True}
     raise SystemExit(f"unknown action {action!r}")
 
