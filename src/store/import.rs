@@ -348,8 +348,14 @@ async fn fetch_rows(
     }
     let on = On { pool };
     let sql = sqlx::AssertSqlSafe(sql);
+    // Not kept prepared on PostgreSQL: it would keep a generic plan made
+    // while the target's tables were empty (a scan), and keep scanning as
+    // they grow to millions of rows; unprepared, each page is planned for
+    // its values. SQLite plans by its indexes alone and keeps its
+    // statements.
+    let keep = matches!(pool, Pool::Sqlite(_));
     on_pool!(on, pool => {
-        let rows = bind_values!(sqlx::query(sql), args).fetch_all(pool).await?;
+        let rows = bind_values!(sqlx::query(sql).persistent(keep), args).fetch_all(pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(decode_row!(row, kinds));
@@ -373,7 +379,8 @@ impl Store {
 impl Tx {
     async fn run(&mut self, sql: String, args: &[Value]) -> Result<u64, StoreError> {
         let sql = sqlx::AssertSqlSafe(sql);
-        let done = on_tx!(self, conn => bind_values!(sqlx::query(sql), args)
+        let keep = self.backend() == Backend::Sqlite;
+        let done = on_tx!(self, conn => bind_values!(sqlx::query(sql).persistent(keep), args)
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
@@ -1058,14 +1065,16 @@ impl Import<'_> {
         page: &[Value],
     ) -> Result<Vec<i64>, StoreError> {
         let mut args = vec![Value::Int(Some(low))];
+        // The fingerprints' key range first, each user by id after: a join
+        // could be planned as a scan of every user, once per page.
         let mut sql = "SELECT CAST(r.id AS BIGINT) FROM doorman_import_row r \
-                       JOIN auth_user u ON u.id = r.id \
-                       WHERE r.kind = 'users' AND u.is_active AND r.id > $1"
+                       WHERE r.kind = 'users' AND r.id > $1"
             .to_string();
         if let Some(high) = high {
             args.push(Value::Int(Some(high)));
             sql.push_str(" AND r.id <= $2");
         }
+        sql.push_str(" AND EXISTS (SELECT 1 FROM auth_user u WHERE u.id = r.id AND u.is_active)");
         if !page.is_empty() {
             sql.push_str(&format!(
                 " AND r.id NOT IN ({})",
@@ -1080,7 +1089,9 @@ impl Import<'_> {
     /// Conflicts where the target gives a page row's unique value (a
     /// username, a group's name) to another id. `folded` compares as the
     /// e-mail index does: through the target's own `lower()`, and only
-    /// values that are not empty.
+    /// values that are not empty. Both lookups are `IN` lists the
+    /// target's unique indexes answer (a join with the page's values may
+    /// be planned as a scan of the whole table, once per page).
     async fn unique_taken(
         &self,
         entity: &Entity,
@@ -1089,50 +1100,79 @@ impl Import<'_> {
         page: &Rows,
         conflicts: &mut Vec<String>,
     ) -> Result<(), StoreError> {
-        let mut args = Vec::new();
-        for row in page {
-            if folded && !row[unique].text().is_some_and(|t| !t.is_empty()) {
-                continue;
-            }
-            args.push(row[unique].clone());
-            args.push(row[0].clone());
-        }
-        if args.is_empty() {
+        let rows: Vec<&Vec<Value>> = page
+            .iter()
+            .filter(|r| !folded || r[unique].text().is_some_and(|t| !t.is_empty()))
+            .collect();
+        if rows.is_empty() {
             return Ok(());
         }
         let name = &entity.columns[unique];
-        let pairs: Vec<String> = (0..args.len() / 2)
-            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-            .collect();
-        let column = format!("t.{}", quote(&name.target));
-        let selected = match name.kind {
-            Kind::Int => format!("CAST({column} AS BIGINT)"),
-            _ => column.clone(),
+        let values: Vec<Value> = rows.iter().map(|r| r[unique].clone()).collect();
+        // The page's values as the target compares them.
+        let keys: Vec<Value> = match folded {
+            true => {
+                let select: Vec<String> =
+                    (1..=values.len()).map(|i| format!("lower(${i})")).collect();
+                let lowered = self
+                    .target
+                    .rows(
+                        format!("SELECT {}", select.join(", ")),
+                        &values,
+                        &vec![Kind::Text; values.len()],
+                    )
+                    .await?;
+                lowered.into_iter().next().unwrap_or_default()
+            }
+            false => values,
         };
-        let on = if folded {
-            format!("lower({column}) = lower(v.column1)")
-        } else {
-            format!("{column} = v.column1")
+        let ids: HashMap<&Value, i64> = keys
+            .iter()
+            .zip(&rows)
+            .filter_map(|(k, r)| Some((k, r[0].int()?)))
+            .collect();
+        let column = quote(&name.target);
+        let (selected, filter) = match (folded, name.kind) {
+            (true, _) => (
+                format!("lower({column})"),
+                format!(
+                    "lower({column}) IN ({}) AND {column} <> ''",
+                    marks(0, keys.len())
+                ),
+            ),
+            (false, Kind::Int) => (
+                format!("CAST({column} AS BIGINT)"),
+                format!("{column} IN ({})", marks(0, keys.len())),
+            ),
+            (false, _) => (
+                column.clone(),
+                format!("{column} IN ({})", marks(0, keys.len())),
+            ),
         };
         let sql = format!(
-            "SELECT CAST(t.id AS BIGINT), CAST(v.column2 AS BIGINT), {selected} \
-             FROM {} AS t JOIN (VALUES {}) AS v ON {on}",
-            quote(&entity.target),
-            pairs.join(", ")
+            "SELECT CAST(id AS BIGINT), {selected} FROM {} WHERE {filter}",
+            quote(&entity.target)
         );
         let taken = self
             .target
-            .rows(sql, &args, &[Kind::Int, Kind::Int, name.kind])
+            .rows(sql, &keys, &[Kind::Int, name.kind])
             .await?;
         for row in &taken {
-            let (Some(here), Some(there)) = (row[0].int(), row[1].int()) else {
+            let (Some(here), Some(&there)) = (row[0].int(), ids.get(&row[1])) else {
                 continue;
             };
             if here != there {
+                let shown_value = match folded {
+                    // The address as the source has it.
+                    true => rows
+                        .iter()
+                        .find(|r| r[0].int() == Some(there))
+                        .map_or_else(|| shown(&row[1]), |r| shown(&r[unique])),
+                    false => shown(&row[1]),
+                };
                 conflicts.push(format!(
-                    "{} {}: id {there} in the source, but the target gives it to id {here}",
+                    "{} {shown_value}: id {there} in the source, but the target gives it to id {here}",
                     entity.label,
-                    shown(&row[2])
                 ));
             }
         }

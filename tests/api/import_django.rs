@@ -321,7 +321,7 @@ async fn import_django(from: Backend, into: Backend) {
     assert!(message.contains("nothing was changed"), "{message}");
     assert!(message.contains(&format!("users id {carol}")), "{message}");
     let email_taken = format!(
-        "users \"DAVE@example.com\": id {dave} in the source, but the target gives it to id {bob}"
+        "users \"dave@example.com\": id {dave} in the source, but the target gives it to id {bob}"
     );
     assert!(message.contains(&email_taken), "{message}");
     for name in ["alice", "bob"] {
