@@ -234,6 +234,10 @@ pub struct SecuritySettings {
     pub hash_concurrency: usize,
     /// Tests only: hash with the weakest Argon2 parameters. Never in production.
     pub danger_fast_hashing_for_tests: bool,
+    /// The key that seals TOTP secrets at rest; when not set, a key is
+    /// derived from `secret_key` (so changing that key then makes every
+    /// authenticator app's secret unreadable: set this before rotating).
+    pub mfa_key: Option<String>,
 }
 
 impl Default for SecuritySettings {
@@ -248,6 +252,7 @@ impl Default for SecuritySettings {
             pbkdf2_iterations: DJANGO_PBKDF2_ITERATIONS,
             hash_concurrency: 0,
             danger_fast_hashing_for_tests: false,
+            mfa_key: None,
         }
     }
 }

@@ -202,7 +202,9 @@ pub async fn build_state(
         settings.clone(),
     );
     let flows = domain::flows::Flows::new(users.clone());
+    let mfa = domain::mfa::Mfa::new(users.clone(), &settings);
     Ok(AppState::new(http::Services {
+        mfa,
         settings,
         store,
         users,
@@ -287,6 +289,9 @@ impl App {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "purged expired denylist entries"),
                     Err(e) => tracing::warn!(error = %e, "could not purge the JWT denylist"),
+                }
+                if let Err(e) = sweep_state.store.purge_challenges().await {
+                    tracing::warn!(error = %e, "could not purge expired two-factor logins");
                 }
                 if let Err(e) = sweep_state.store.purge_lockouts().await {
                     tracing::warn!(error = %e, "could not purge ended lockouts");

@@ -7,6 +7,7 @@ mod check;
 mod createsuperuser;
 mod import_django;
 mod mail;
+mod mfa;
 mod provinces;
 mod unlock;
 
@@ -61,6 +62,9 @@ pub enum Command {
     /// Show and clear a user's failed-login lockouts (every address, every
     /// node).
     Unlock(unlock::Args),
+    /// Second factors: `mfa reset USER` removes a user's (lost) factors.
+    #[command(subcommand)]
+    Mfa(mfa::MfaCommand),
     /// Validate the configuration and the database, and report them.
     Check,
     /// Print the OpenAPI document (JSON).
@@ -163,6 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Createsuperuser(args) => createsuperuser::run(settings, args).await,
         Command::Changepassword { username } => changepassword::run(settings, &username).await,
         Command::Unlock(args) => unlock::run(settings, args).await,
+        Command::Mfa(command) => mfa::run(settings, command).await,
         Command::Audit(command) => audit::run(settings, command).await,
         Command::Check => check::run(settings).await,
         Command::Mail(command) => mail::run(settings, command).await,

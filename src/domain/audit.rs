@@ -72,10 +72,11 @@ pub enum Kind {
     RoleChanged,
     RoleDeleted,
     ProfileRolesChanged,
+    MfaChanged,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::LoginSucceeded,
         Kind::LoginFailed,
         Kind::Logout,
@@ -94,6 +95,7 @@ impl Kind {
         Kind::RoleChanged,
         Kind::RoleDeleted,
         Kind::ProfileRolesChanged,
+        Kind::MfaChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -116,6 +118,7 @@ impl Kind {
             Kind::RoleChanged => "role_changed",
             Kind::RoleDeleted => "role_deleted",
             Kind::ProfileRolesChanged => "profile_roles_changed",
+            Kind::MfaChanged => "mfa_changed",
         }
     }
 }

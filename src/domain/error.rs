@@ -33,6 +33,22 @@ pub enum Error {
     /// passes: the client may retry).
     #[error("the database is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request cannot be done in the state things are in (a second
+    /// authenticator app while one is set up, say); the message says why.
+    #[error("{0}")]
+    State(String),
+    /// A sensitive change needs the password again (and a code, for a user
+    /// with MFA) in the same request.
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
+    /// The password was right and a second factor is needed: the login
+    /// goes on at `mfa/login/` with the challenge's token.
+    #[error("a second factor is required")]
+    MfaRequired(super::mfa::MfaChallenge),
+    /// A waiting login's token that is unknown, used, expired or was
+    /// tried too often.
+    #[error("the two-factor login is no longer valid")]
+    MfaTokenInvalid,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 mod error;
 pub mod flows;
+pub mod mfa;
 pub mod profiles;
 pub mod roles;
 pub mod sessions;

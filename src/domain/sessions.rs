@@ -315,6 +315,8 @@ pub async fn revoke_all(
     keep: Option<&TokenRef>,
 ) -> Result<Revoked, Error> {
     tx.delete_user_tokens(user_id, keep).await?;
+    // Logins waiting for a second factor end too.
+    tx.drop_challenges(user_id).await?;
     let now = now();
     let cutoff =
         OffsetDateTime::from_unix_timestamp_nanos((unix_ms(now) + 1) * 1_000_000).unwrap_or(now);

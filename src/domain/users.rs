@@ -145,6 +145,37 @@ impl Users {
         self.passwords.verify(password, encoded).await
     }
 
+    /// Checks a signed-in user's password again (a sensitive change asks
+    /// for it), under the failed-login budget for this account: whoever
+    /// holds a stolen token cannot turn it into the password by guessing.
+    /// As at login, the attempt is spent before the check and a match
+    /// starts the count again.
+    pub async fn check_current_password(
+        &self,
+        user: &User,
+        password: &Password,
+    ) -> Result<bool, Error> {
+        // With the username's lockout generation, so an admin's unlock
+        // clears this budget too, on every node.
+        let generation = self
+            .store
+            .lockout_generation(&budget_login(&user.username))
+            .await?;
+        let key = format!("current password of user {}\n{generation}", user.id);
+        self.limits
+            .take(Class::LoginFailuresPerAccount, &key)
+            .await?;
+        let hash = self.store.password_hash(user.id).await?;
+        let verdict = self.verify(password, hash.as_deref()).await;
+        let matched = matches!(verdict, Verification::Match { .. });
+        if matched {
+            self.limits
+                .forget(Class::LoginFailuresPerAccount, &key)
+                .await;
+        }
+        Ok(matched)
+    }
+
     /// Signs in: checks `password` for the account named `login`, by each
     /// of `fields` in turn (the Accounts API tries an address, then a
     /// username that contains `@`), under the failed-login budgets of

@@ -219,6 +219,25 @@ impl From<domain::Error> for ApiError {
                 retry_after_secs: retry_after,
             }),
             E::Validation(errors) => ApiError::fields(errors),
+            E::State(message) => ApiError::detail(StatusCode::CONFLICT, message),
+            E::ReauthenticationRequired => ApiError::json(
+                StatusCode::FORBIDDEN,
+                json!({
+                    "detail": domain::mfa::REAUTHENTICATION_REQUIRED,
+                    "code": "reauthentication_required",
+                }),
+            ),
+            E::MfaRequired(challenge) => super::auth::unauthorized(json!({
+                "detail": domain::mfa::MFA_REQUIRED,
+                "code": "mfa_required",
+                "mfa_token": challenge.token,
+                "methods": challenge.methods,
+                "expires_in": challenge.expires_in,
+            })),
+            E::MfaTokenInvalid => super::auth::unauthorized(json!({
+                "detail": domain::mfa::MFA_TOKEN_INVALID,
+                "code": "mfa_token_invalid",
+            })),
             E::Unavailable(cause) => ApiError::unavailable(cause.as_ref()),
             E::Internal(cause) => ApiError::internal(cause.as_ref()),
         }

@@ -71,6 +71,8 @@ pub struct Services {
     pub sessions: Sessions,
     /// Djoser's flows (registration, activation, password and login changes).
     pub flows: Flows,
+    /// Second factors and the logins that wait for one.
+    pub mfa: crate::domain::mfa::Mfa,
 }
 
 #[derive(OpenApi)]

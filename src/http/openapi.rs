@@ -121,6 +121,7 @@ pub fn complete(mut api: OpenApi, settings: &Settings) -> serde_json::Value {
     document_access(&mut api);
     let mut doc = serde_json::to_value(&api).expect("an OpenAPI document is JSON");
     djoser_bodies(&mut doc, settings);
+    any_login_body(&mut doc);
     complete_json(&mut doc);
     document_transport(&mut doc, settings);
     unique_operation_ids(&mut doc);
@@ -190,6 +191,16 @@ fn document_transport(doc: &mut serde_json::Value, settings: &Settings) {
                 responses["503"] = shared("ServiceUnavailable");
             }
         }
+    }
+}
+
+/// `mfa/login/` answers one of the login endpoints' bodies. The Accounts
+/// body (`access`, `refresh`, `user`) also has every field of the JWT pair,
+/// so "exactly one of" would refuse it: the schema is "any of".
+fn any_login_body(doc: &mut serde_json::Value) {
+    let schema = &mut doc["components"]["schemas"]["MfaLoginBody"];
+    if let Some(choices) = schema.as_object_mut().and_then(|s| s.remove("oneOf")) {
+        schema["anyOf"] = choices;
     }
 }
 

@@ -14,6 +14,7 @@ const LOGINS: &[&str] = &[
     "/auth/token/create/",
     "/auth/login/",
     "/api/auth/login/",
+    "/auth/mfa/login/",
 ];
 
 const REGISTRATIONS: &[&str] = &[
@@ -78,6 +79,7 @@ mod tests {
             ("/auth/jwt/create/", Class::Logins),
             ("/auth/token/login/", Class::Logins),
             ("/auth/login/", Class::Logins),
+            ("/auth/mfa/login/", Class::Logins),
             ("/auth/token/create/", Class::Logins),
             ("/api/auth/login/", Class::Logins),
             ("/auth/users/", Class::Registrations),

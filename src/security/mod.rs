@@ -6,6 +6,7 @@
 pub mod django_tokens;
 pub mod hashers;
 pub mod jwt;
+pub mod mfa;
 pub mod opaque;
 pub mod passwords;
 pub mod validators;

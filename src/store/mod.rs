@@ -16,8 +16,10 @@ pub use import::{
     Source as ImportSource, SourceApps, Tally,
 };
 mod lockouts;
+mod mfa;
 pub use access::RoleMembers;
 pub use lockouts::Lockout;
+pub use mfa::{ChallengeRow, RecoveryCodeRow, TotpRow};
 mod outbox;
 mod profile_tables;
 mod profiles;

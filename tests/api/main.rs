@@ -28,6 +28,7 @@ mod inputs;
 mod layers;
 mod lockouts;
 mod mail;
+mod mfa;
 mod migrations;
 mod names;
 mod one_home;

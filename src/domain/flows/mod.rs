@@ -20,11 +20,10 @@ use super::{
 };
 use crate::{
     config::LoginField,
-    limits::Class,
     mail::MessageKind,
     security::{
         django_tokens::{decode_uid, encode_uid},
-        hashers::{Verification, is_usable},
+        hashers::is_usable,
         validators::UserAttributes,
     },
     store::{Timestamp, Tx, UserChanges},

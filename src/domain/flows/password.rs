@@ -106,33 +106,14 @@ impl Flows {
         level_timing(self.forgot_password_now(email)).await
     }
 
-    /// Checks the caller's current password (a field-phase check), under
-    /// the failed-login budget for this account: whoever holds a stolen
-    /// token cannot turn it into the password by guessing here. As at
-    /// login, the attempt is spent before the check and a match starts the
-    /// count again.
+    /// Checks the caller's current password (a field-phase check):
+    /// `Users::check_current_password`.
     pub async fn check_current_password(
         &self,
         user: &User,
         password: &Password,
     ) -> Result<bool, Error> {
-        // With the username's lockout generation, so an admin's unlock
-        // clears this budget too, on every node.
-        let generation = self
-            .users
-            .store()
-            .lockout_generation(&crate::domain::users::budget_login(&user.username))
-            .await?;
-        let key = format!("current password of user {}\n{generation}", user.id);
-        let limits = self.users.limits();
-        limits.take(Class::LoginFailuresPerAccount, &key).await?;
-        let hash = self.users.store().password_hash(user.id).await?;
-        let verdict = self.users.verify(password, hash.as_deref()).await;
-        let matched = matches!(verdict, Verification::Match { .. });
-        if matched {
-            limits.forget(Class::LoginFailuresPerAccount, &key).await;
-        }
-        Ok(matched)
+        self.users.check_current_password(user, password).await
     }
 
     /// `POST users/set_password/` (object phase onward). Other sessions of

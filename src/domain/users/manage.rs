@@ -303,7 +303,7 @@ impl Users {
 
     /// Refuses unless `caller` may change `target` (and, for a new
     /// username or e-mail, its credentials); see `access`.
-    pub(super) async fn authorize_change(
+    pub(crate) async fn authorize_change(
         &self,
         caller: &Principal,
         target: &User,

@@ -1,6 +1,7 @@
 //! `users/{id}/lockouts/`: where a user's failed-login budget ran out,
 //! for an admin who may manage the user to see (GET) and clear (DELETE),
-//! as `doorman unlock USER` does.
+//! as `doorman unlock USER` does; and `users/{id}/mfa/`, the reset of a
+//! user who lost their second factor (`doorman mfa reset USER`).
 
 use axum::{
     Json,
@@ -19,7 +20,9 @@ use crate::{
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_lockouts, clear_lockouts))
+    OpenApiRouter::new()
+        .routes(routes!(list_lockouts, clear_lockouts))
+        .routes(routes!(reset_mfa))
 }
 
 /// One address at which the user cannot sign in for now.
@@ -68,5 +71,23 @@ async fn clear_lockouts(
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
     state.users.unlock(Some(&caller), id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Remove every second factor and recovery code of a user who lost them,
+/// and sign them out everywhere; they then sign in with the password
+/// alone. Needs the right to change the user's credentials; not for the
+/// caller's own account (403: use `DELETE /auth/mfa/totp/`).
+#[utoipa::path(delete, path = "/api/auth/users/{id}/mfa/", tag = "accounts",
+    params(("id" = i32, Path, description = "The user's id")),
+    responses((status = 204, description = "Reset (also when the user had no factor)"),
+        (status = 404, description = "No such user")))]
+async fn reset_mfa(
+    State(state): State<AppState>,
+    caller: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    state.mfa.reset(Some(&caller), id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -28,6 +28,7 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use pagination::{Page, paginate};
+pub(crate) use session::{LoginResponse, issue as issue_session, rfc3339};
 
 use super::{
     AppState,
@@ -93,6 +94,11 @@ pub const ACCESS: &[(&str, &str, Rule)] = &[
     (
         "DELETE",
         "/api/auth/users/{id}/lockouts/",
+        Rule::Admin("auth.change_user"),
+    ),
+    (
+        "DELETE",
+        "/api/auth/users/{id}/mfa/",
         Rule::Admin("auth.change_user"),
     ),
     ("GET", "/api/auth/audit/", Rule::FullAdmin),

@@ -21,6 +21,7 @@ use crate::{
     config::LoginField,
     domain::{
         Error,
+        mfa::Issue,
         password::Password,
         sessions::{Device, IssuedPair, LogoutScope},
         users::User,
@@ -134,7 +135,7 @@ async fn register(State(state): State<AppState>, payload: Payload) -> Result<Res
 /// Sign in with a username or e-mail address and a password.
 #[utoipa::path(post, path = "/api/auth/login/", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 400, body = crate::http::djoser::schema::FieldErrors),
-        (status = 401, body = crate::http::djoser::schema::Detail)))]
+        (status = 401, description = "Wrong credentials (`detail`), or the password was right and a second factor is needed (`code` `mfa_required`: finish at `/auth/mfa/login/`)", body = crate::http::djoser::schema::LoginRefused)))]
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -149,6 +150,7 @@ async fn login(
     };
     let password = f.required_string("password");
     f.finish()?;
+    let code = crate::http::djoser::inline_code(&payload);
     let (login, password) = (
         login.unwrap_or_default(),
         Password::new(password.unwrap_or_default()),
@@ -176,14 +178,29 @@ async fn login(
         }
         Err(e) => return Err(e.into()),
     };
-    let device = device(&headers, client);
+    state
+        .mfa
+        .after_password(&user, Issue::Accounts, code.as_deref())
+        .await?;
+    issue(&state, &user, &headers, client).await
+}
+
+/// `login/`'s success: a new session (also the end of a login that waited
+/// for its second factor there).
+pub(crate) async fn issue(
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+    client: ClientAddr,
+) -> Result<Response, ApiError> {
+    let device = device(headers, client);
     let IssuedPair {
         access, refresh, ..
-    } = state.sessions.login_session(&user, &device).await?;
+    } = state.sessions.login_session(user, &device).await?;
     let body = LoginResponse {
         access,
         refresh,
-        user: AccountUser::from(&user),
+        user: AccountUser::from(user),
     };
     Ok(Json(body).into_response())
 }
@@ -277,7 +294,7 @@ async fn end_session(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub(super) fn rfc3339(t: crate::store::Timestamp) -> String {
+pub(crate) fn rfc3339(t: crate::store::Timestamp) -> String {
     t.0.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| timestamp_text(t))
 }

@@ -13,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ALLOW_ACTION, no_content, schema, with_fallback};
 use crate::{
-    domain::{Error, password::Password},
+    domain::{Error, mfa::Issue, password::Password, users::User},
     http::{
         AppState,
         auth::unauthorized,
@@ -60,7 +60,8 @@ fn one_field(payload: &Payload, name: &str) -> Result<String, ApiError> {
 /// Log in: a refresh and an access JWT.
 #[utoipa::path(post, path = "/auth/jwt/create/", tag = "djoser",
     request_body = schema::Credentials,
-    responses((status = 200, description = "The pair", body = schema::TokenPairBody), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
+    responses((status = 200, description = "The pair", body = schema::TokenPairBody), (status = 400, body = schema::FieldErrors),
+        (status = 401, description = "Wrong credentials (`detail`), or the password was right and a second factor is needed (`code` `mfa_required`: finish at `mfa/login/`)", body = schema::LoginRefused)))]
 async fn jwt_create(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -71,6 +72,7 @@ async fn jwt_create(
     let login = f.required_string(field.name());
     let password = f.required_string("password");
     f.finish()?;
+    let code = super::mfa::inline_code(&payload);
     let user = match state
         .users
         .login(
@@ -89,7 +91,17 @@ async fn jwt_create(
         }
         Err(e) => return Err(e.into()),
     };
-    let pair = state.sessions.issue_pair(&user).await?;
+    state
+        .mfa
+        .after_password(&user, Issue::Jwt, code.as_deref())
+        .await?;
+    issue(&state, &user).await
+}
+
+/// `jwt/create/`'s success: a new pair (also the end of a login that
+/// waited for its second factor there).
+pub(super) async fn issue(state: &AppState, user: &User) -> Result<Response, ApiError> {
+    let pair = state.sessions.issue_pair(user).await?;
     Ok(Json(json!({"refresh": pair.refresh, "access": pair.access})).into_response())
 }
 

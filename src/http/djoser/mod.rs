@@ -7,11 +7,14 @@
 
 pub(crate) mod activation;
 mod jwt;
+mod mfa;
 mod password;
 pub(crate) mod schema;
 mod token;
 mod username;
 pub(crate) mod users;
+
+pub(crate) use mfa::inline_code;
 
 use axum::{
     extract::Request,
@@ -37,7 +40,8 @@ pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
         .merge(activation::routes())
         .merge(password::routes())
         .merge(token::routes())
-        .merge(jwt::routes());
+        .merge(jwt::routes())
+        .merge(mfa::routes());
     router
         .merge(username::routes(settings.users.login_field))
         .route(

@@ -104,6 +104,9 @@ pub struct Credentials {
     /// The login field (`username`, or `email` with `users.login_field = "email"`).
     pub username: String,
     pub password: String,
+    /// For a user with MFA: a TOTP or recovery code, to log in in one
+    /// request instead of finishing at `mfa/login/`. Ignored otherwise.
+    pub code: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -140,6 +143,21 @@ pub struct VerifyRequest {
 pub struct Detail {
     pub detail: String,
     pub code: Option<String>,
+}
+
+/// A login refused: `detail` (with simplejwt's `code` on token errors);
+/// or, when the password was right and a second factor is needed, `code`
+/// `mfa_required` with the token to finish the login at `mfa/login/`.
+#[derive(Serialize, ToSchema)]
+pub struct LoginRefused {
+    pub detail: String,
+    pub code: Option<String>,
+    /// With `mfa_required`: send it to `mfa/login/` with a code.
+    pub mfa_token: Option<String>,
+    /// With `mfa_required`: `totp`, and `recovery_codes` while some are unused.
+    pub methods: Option<Vec<String>>,
+    /// With `mfa_required`: seconds the `mfa_token` lives.
+    pub expires_in: Option<u64>,
 }
 
 /// Field errors: one list of messages per field (or `non_field_errors`).

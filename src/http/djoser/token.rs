@@ -16,7 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ALLOW_ACTION, fallback, no_content, schema, with_fallback};
 use crate::{
-    domain::{Error, password::Password, sessions::Via},
+    domain::{Error, mfa::Issue, password::Password, sessions::Via, users::User},
     http::{
         AppState,
         auth::{Authenticated, MaybeCaller},
@@ -61,7 +61,8 @@ const INVALID_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 /// Use it as `Authorization: Token <auth_token>`. Updates `last_login`.
 #[utoipa::path(post, path = "/auth/token/login/", tag = "djoser",
     request_body = schema::Credentials,
-    responses((status = 200, description = "A new token", body = schema::AuthToken), (status = 400, description = "Bad credentials", body = schema::FieldErrors)))]
+    responses((status = 200, description = "A new token", body = schema::AuthToken), (status = 400, description = "Bad credentials", body = schema::FieldErrors),
+        (status = 401, description = "The password was right and a second factor is needed (`code` `mfa_required`): finish at `mfa/login/`", body = schema::LoginRefused)))]
 async fn token_login(
     State(state): State<AppState>,
     _caller: MaybeCaller,
@@ -80,6 +81,7 @@ async fn token_login(
         }
     }
     f.finish()?;
+    let code = super::mfa::inline_code(&payload);
     let (Some(login), Some(password)) = (login, password) else {
         return Err(ApiError::non_field(vec![INVALID_CREDENTIALS.into()]));
     };
@@ -100,10 +102,20 @@ async fn token_login(
         Err(e) => return Err(e.into()),
     };
     state
+        .mfa
+        .after_password(&user, Issue::Token, code.as_deref())
+        .await?;
+    issue(&state, &user).await
+}
+
+/// `token/login/`'s success: a new token, and `last_login` (also the end
+/// of a login that waited for its second factor there).
+pub(super) async fn issue(state: &AppState, user: &User) -> Result<Response, ApiError> {
+    state
         .store
         .set_last_login(user.id, Timestamp::now())
         .await?;
-    let key = state.sessions.create_token(&user, "").await?;
+    let key = state.sessions.create_token(user, "").await?;
     Ok((StatusCode::OK, Json(json!({ "auth_token": key }))).into_response())
 }
 

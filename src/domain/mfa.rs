@@ -1,0 +1,575 @@
+//! Second factors: an authenticator app (TOTP) and recovery codes, the
+//! login that waits for one, and asking for the password (and a code) again
+//! before a factor changes.
+//!
+//! A user "has MFA" once a TOTP secret is confirmed. Until then nothing
+//! about their logins changes: `after_password` lets every login through.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use time::OffsetDateTime;
+
+use super::{
+    Error,
+    access::Principal,
+    audit::{Event, Kind},
+    password::Password,
+    sessions,
+    users::Users,
+};
+use crate::{
+    config::Settings,
+    model::User,
+    security::{mfa as crypto, opaque},
+    store::{Store, Timestamp, TokenRef, TotpRow, Tx},
+};
+
+/// How long a login waits for its second factor.
+pub const CHALLENGE_SECS: u64 = 300;
+/// Wrong codes that end a waiting login.
+pub const CHALLENGE_ATTEMPTS: i32 = 5;
+/// How long a TOTP setup waits for its first code.
+const SETUP_SECS: u64 = 600;
+
+pub const INVALID_CODE: &str = "Invalid code.";
+pub const MFA_REQUIRED: &str = "Two-factor authentication is required.";
+pub const MFA_TOKEN_INVALID: &str =
+    "This two-factor login has expired or was used; sign in with your password again.";
+pub const REAUTHENTICATION_REQUIRED: &str = "Reauthentication required.";
+const APP_LOCKED: &str = "Codes from the authenticator app are refused after too many wrong ones; \
+     use a recovery code, or ask an administrator.";
+
+/// Wrong codes in a row after which each try waits (1 s, doubling).
+const SLOW_FROM: i32 = 5;
+/// The longest wait between tries.
+const MAX_WAIT_SECS: u64 = 900;
+/// Wrong codes in a row after which the app's codes are refused.
+const LOCK_AFTER: i32 = 100;
+
+/// Which login endpoint a waiting login started at, so that its finish
+/// answers in that endpoint's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issue {
+    /// `jwt/create/`: a refresh and an access JWT.
+    Jwt,
+    /// `token/login/` and its 1.x names: an opaque token.
+    Token,
+    /// `/api/auth/login/`: an Accounts API session.
+    Accounts,
+}
+
+impl Issue {
+    fn as_str(self) -> &'static str {
+        match self {
+            Issue::Jwt => "jwt",
+            Issue::Token => "token",
+            Issue::Accounts => "accounts",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Issue> {
+        [Issue::Jwt, Issue::Token, Issue::Accounts]
+            .into_iter()
+            .find(|i| i.as_str() == s)
+    }
+}
+
+/// A login that needs its second factor: the client finishes it at
+/// `mfa/login/` with `token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaChallenge {
+    pub token: String,
+    pub methods: Vec<&'static str>,
+    pub expires_in: u64,
+}
+
+/// What `GET mfa/` shows.
+#[derive(Debug, Clone)]
+pub struct MfaStatus {
+    pub enabled: bool,
+    /// The confirmed authenticator app: when it was set up, last used.
+    pub totp: Option<(Timestamp, Option<Timestamp>)>,
+    /// Recovery codes: how many, how many unused.
+    pub recovery_codes: Option<(usize, usize)>,
+}
+
+/// A TOTP setup waiting for its first code.
+#[derive(Debug, Clone)]
+pub struct TotpSetup {
+    /// The secret in base32, for typing into an app.
+    pub secret: String,
+    /// The `otpauth://` key URI, for a QR code.
+    pub url: String,
+}
+
+#[derive(Clone)]
+pub struct Mfa {
+    users: Users,
+    sealer: crypto::SecretBox,
+    issuer: String,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn later(secs: u64) -> Timestamp {
+    Timestamp::from(OffsetDateTime::now_utc() + Duration::from_secs(secs))
+}
+
+impl Mfa {
+    pub fn new(users: Users, settings: &Settings) -> Self {
+        let key = settings
+            .security
+            .mfa_key
+            .clone()
+            .or_else(|| settings.security.secret_key.clone())
+            .unwrap_or_default();
+        Self {
+            users,
+            sealer: crypto::SecretBox::new(&key),
+            issuer: settings.site_context().site_name,
+        }
+    }
+
+    fn store(&self) -> &Store {
+        self.users.store()
+    }
+
+    /// Whether the user has a confirmed factor.
+    pub async fn enabled(&self, user_id: i32) -> Result<bool, Error> {
+        Ok(self.store().has_mfa(user_id).await?)
+    }
+
+    pub async fn status(&self, user: &User) -> Result<MfaStatus, Error> {
+        let totp = self
+            .store()
+            .totp(user.id)
+            .await?
+            .filter(|t| t.confirmed_at.is_some());
+        let codes = self.store().recovery_codes(user.id).await?;
+        Ok(MfaStatus {
+            enabled: totp.is_some(),
+            totp: totp.map(|t| (t.confirmed_at.unwrap_or(t.created_at), t.last_used_at)),
+            recovery_codes: (!codes.is_empty())
+                .then(|| (codes.len(), codes.iter().filter(|c| !c.used).count())),
+        })
+    }
+
+    /// The methods a user with MFA may finish a login with.
+    async fn methods(&self, user_id: i32) -> Result<Vec<&'static str>, Error> {
+        let mut methods = vec!["totp"];
+        let codes = self.store().recovery_codes(user_id).await?;
+        if codes.iter().any(|c| !c.used) {
+            methods.push("recovery_codes");
+        }
+        Ok(methods)
+    }
+
+    /// Called by every login endpoint once the password was right. A user
+    /// without MFA passes. A user with MFA passes with a right `code` sent
+    /// along (one-request logins for scripts); without one the login waits
+    /// (`Error::MfaRequired`), and nothing is issued.
+    pub async fn after_password(
+        &self,
+        user: &User,
+        issue: Issue,
+        code: Option<&str>,
+    ) -> Result<(), Error> {
+        if !self.enabled(user.id).await? {
+            return Ok(());
+        }
+        if let Some(code) = code {
+            return match self.check_code(user, code).await? {
+                true => Ok(()),
+                false => Err(Error::field("code", INVALID_CODE)),
+            };
+        }
+        let token = crypto::new_login_token();
+        self.store()
+            .insert_challenge(
+                &opaque::digest(&token),
+                user.id,
+                issue.as_str(),
+                later(CHALLENGE_SECS),
+            )
+            .await?;
+        Err(Error::MfaRequired(MfaChallenge {
+            token,
+            methods: self.methods(user.id).await?,
+            expires_in: CHALLENGE_SECS,
+        }))
+    }
+
+    /// `mfa/login/`: the waiting login `token` with a TOTP or recovery
+    /// code. Returns the user and where the login started. A token that is
+    /// unknown, used, expired or has had `CHALLENGE_ATTEMPTS` wrong codes
+    /// is `MfaTokenInvalid`; a wrong code is a field error.
+    pub async fn finish_login(&self, token: &str, code: &str) -> Result<(User, Issue), Error> {
+        let Some(challenge) = self.store().challenge(&opaque::digest(token)).await? else {
+            return Err(Error::MfaTokenInvalid);
+        };
+        let issue = Issue::parse(&challenge.issue).ok_or(Error::MfaTokenInvalid)?;
+        if challenge.consumed
+            || challenge.attempts >= CHALLENGE_ATTEMPTS
+            || challenge.expires_at <= Timestamp::now()
+        {
+            return Err(Error::MfaTokenInvalid);
+        }
+        let user = match self.store().find_user_by_id(challenge.user_id).await? {
+            Some(user) if user.is_active => user,
+            _ => return Err(Error::MfaTokenInvalid),
+        };
+        // The try is booked before the code is checked, so parallel
+        // requests cannot each get a guess past the limit.
+        if !self
+            .store()
+            .book_challenge_try(challenge.id, CHALLENGE_ATTEMPTS)
+            .await?
+        {
+            return Err(Error::MfaTokenInvalid);
+        }
+        if !self.check_code(&user, code).await? {
+            return Err(Error::field("code", INVALID_CODE));
+        }
+        if !self.store().consume_challenge(challenge.id).await? {
+            return Err(Error::MfaTokenInvalid);
+        }
+        Ok((user, issue))
+    }
+
+    /// A TOTP code (six digits) or an unused recovery code of a user with
+    /// MFA; either is good once. Each try is booked in the user's row
+    /// before the code is checked (one at a time, on every node, whatever
+    /// the rate limits say): from the fifth wrong code in a row the next try
+    /// waits, twice as long each time up to 15 minutes, and from the 100th
+    /// the app's codes are refused until a recovery code works or an
+    /// administrator clears them (NIST SP 800-63B §3.2.2).
+    async fn check_code(&self, user: &User, code: &str) -> Result<bool, Error> {
+        let Some(row) = self.store().totp(user.id).await? else {
+            return Ok(false);
+        };
+        if row.confirmed_at.is_none() {
+            return Ok(false);
+        }
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let from_app = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+        if from_app && row.failures >= LOCK_AFTER {
+            return Err(Error::State(APP_LOCKED.into()));
+        }
+        self.book_try(user, &row).await?;
+        let right = if from_app {
+            self.totp_is_right(user, &row, &code).await?
+        } else {
+            self.recovery_code_is_right(user, &code).await?
+        };
+        if right {
+            self.store().clear_code_failures(user.id).await?;
+        }
+        Ok(right)
+    }
+
+    /// Books one try in the user's TOTP row (see `check_code`).
+    async fn book_try(&self, user: &User, row: &TotpRow) -> Result<(), Error> {
+        let now = OffsetDateTime::now_utc();
+        if let Some(at) = row.next_try_at
+            && at.0 > now
+        {
+            return Err(Error::Throttled {
+                retry_after: (at.0 - now).whole_seconds().max(1) as u64,
+            });
+        }
+        let failures = row.failures.saturating_add(1);
+        let wait = (failures >= SLOW_FROM).then(|| {
+            let secs = 1u64 << (failures - SLOW_FROM).min(20);
+            Timestamp::from(now + Duration::from_secs(secs.min(MAX_WAIT_SECS)))
+        });
+        if !self
+            .store()
+            .book_code_try(user.id, row.failures, wait)
+            .await?
+        {
+            // Another try of this user's is being checked right now.
+            return Err(Error::Throttled { retry_after: 1 });
+        }
+        Ok(())
+    }
+
+    async fn totp_is_right(&self, user: &User, row: &TotpRow, code: &str) -> Result<bool, Error> {
+        let Some(secret) = self.sealer.open(&row.secret, &user.id.to_string()) else {
+            tracing::error!(
+                user_id = user.id,
+                "a TOTP secret does not open with this key (security.mfa_key or \
+                 security.secret_key changed?)"
+            );
+            return Ok(false);
+        };
+        let Some(step) = crypto::totp_step(&secret, code, unix_now()) else {
+            return Ok(false);
+        };
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        Ok(self.store().take_totp_step(user.id, step).await?)
+    }
+
+    async fn recovery_code_is_right(&self, user: &User, code: &str) -> Result<bool, Error> {
+        let Some(canonical) = crypto::normalise_recovery_code(code) else {
+            return Ok(false);
+        };
+        let unused: Vec<_> = self
+            .store()
+            .recovery_codes(user.id)
+            .await?
+            .into_iter()
+            .filter(|c| !c.used)
+            .collect();
+        // Every unused code is checked, matched or not, so the time taken
+        // does not say which one matched.
+        let matched = tokio::task::spawn_blocking(move || {
+            let mut matched = None;
+            for row in &unused {
+                if crypto::recovery_code_matches(&canonical, &row.code_hash) {
+                    matched = Some(row.id);
+                }
+            }
+            matched
+        })
+        .await
+        .map_err(Error::internal)?;
+        match matched {
+            Some(id) => Ok(self.store().use_recovery_code(user.id, id).await?),
+            None => Ok(false),
+        }
+    }
+
+    /// A sensitive change asks again: the password, and for a user with
+    /// MFA a code too. Nothing sent is `ReauthenticationRequired`; a wrong
+    /// one is a field error.
+    async fn reauthenticate(
+        &self,
+        user: &User,
+        password: Option<&Password>,
+        code: Option<&str>,
+    ) -> Result<(), Error> {
+        let Some(password) = password else {
+            return Err(Error::ReauthenticationRequired);
+        };
+        if !self.users.check_current_password(user, password).await? {
+            return Err(Error::field(
+                "current_password",
+                super::flows::messages::INVALID_PASSWORD,
+            ));
+        }
+        if self.enabled(user.id).await? {
+            let Some(code) = code else {
+                return Err(Error::ReauthenticationRequired);
+            };
+            if !self.check_code(user, code).await? {
+                return Err(Error::field("code", INVALID_CODE));
+            }
+        }
+        Ok(())
+    }
+
+    /// `mfa/totp/setup/`: a new secret waiting for its first code (a
+    /// setup begun before is replaced). A user with a confirmed app must
+    /// remove it first.
+    pub async fn begin_totp(
+        &self,
+        user: &User,
+        password: Option<&Password>,
+    ) -> Result<TotpSetup, Error> {
+        if self.enabled(user.id).await? {
+            return Err(Error::State(
+                "An authenticator app is already set up; remove it first.".into(),
+            ));
+        }
+        self.reauthenticate(user, password, None).await?;
+        let secret = crypto::new_totp_secret();
+        let url = crypto::totp_url(&secret, &self.issuer, &user.username)
+            .ok_or_else(|| Error::internal(std::fmt::Error))?;
+        let sealed = self.sealer.seal(&secret, &user.id.to_string());
+        if !self
+            .store()
+            .begin_totp(user.id, &sealed, later(SETUP_SECS))
+            .await?
+        {
+            return Err(Error::State(
+                "An authenticator app is already set up; remove it first.".into(),
+            ));
+        }
+        Ok(TotpSetup {
+            secret: crypto::totp_secret_text(&secret),
+            url,
+        })
+    }
+
+    /// `mfa/totp/confirm/`: the first code from the app turns MFA on and
+    /// signs the user out everywhere else (every JWT issued before, every
+    /// other opaque token and session): whoever was signed in without the
+    /// factor is no longer. `keep` is the caller's own opaque token.
+    /// Returns the new recovery codes (shown once). Wrong codes are booked
+    /// as at login, so a stolen token cannot guess its way through.
+    pub async fn confirm_totp(
+        &self,
+        user: &User,
+        code: &str,
+        keep: Option<&TokenRef>,
+    ) -> Result<Vec<String>, Error> {
+        let Some(row) = self.store().totp(user.id).await? else {
+            return Err(Error::NotFound);
+        };
+        let alive = row.expires_at.is_some_and(|t| t > Timestamp::now());
+        if row.confirmed_at.is_some() || !alive {
+            return Err(Error::NotFound);
+        }
+        let secret = self
+            .sealer
+            .open(&row.secret, &user.id.to_string())
+            .ok_or(Error::NotFound)?;
+        self.book_try(user, &row).await?;
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let Some(step) = crypto::totp_step(&secret, &code, unix_now()) else {
+            return Err(Error::field("code", INVALID_CODE));
+        };
+        let (codes, hashes) = new_codes().await?;
+        let mut tx = self.store().begin().await?;
+        if !tx
+            .confirm_totp(
+                user.id,
+                &row.secret,
+                i64::try_from(step).unwrap_or(i64::MAX),
+            )
+            .await?
+        {
+            return Err(Error::NotFound);
+        }
+        tx.replace_recovery_codes(user.id, &hashes).await?;
+        let revoked = sessions::revoke_all(&mut tx, user.id, keep).await?;
+        self.record(
+            &mut tx,
+            user,
+            "authenticator app set up; other sessions signed out",
+        )
+        .await?;
+        tx.commit().await?;
+        revoked.settle().await;
+        Ok(codes)
+    }
+
+    /// `DELETE mfa/totp/`: removes the app; with no factor left, the
+    /// recovery codes and waiting logins go too.
+    pub async fn remove_totp(
+        &self,
+        user: &User,
+        password: Option<&Password>,
+        code: Option<&str>,
+    ) -> Result<(), Error> {
+        if self.store().totp(user.id).await?.is_none() {
+            return Err(Error::NotFound);
+        }
+        self.reauthenticate(user, password, code).await?;
+        let mut tx = self.store().begin().await?;
+        tx.delete_totp(user.id).await?;
+        tx.delete_recovery_codes(user.id).await?;
+        tx.drop_challenges(user.id).await?;
+        self.record(&mut tx, user, "authenticator app removed")
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `POST mfa/recovery_codes/`: a new set; the old one stops working.
+    pub async fn regenerate_codes(
+        &self,
+        user: &User,
+        password: Option<&Password>,
+        code: Option<&str>,
+    ) -> Result<Vec<String>, Error> {
+        if !self.enabled(user.id).await? {
+            return Err(Error::State(
+                "Recovery codes come with a second factor; set one up first.".into(),
+            ));
+        }
+        self.reauthenticate(user, password, code).await?;
+        let (codes, hashes) = new_codes().await?;
+        let mut tx = self.store().begin().await?;
+        tx.replace_recovery_codes(user.id, &hashes).await?;
+        self.record(&mut tx, user, "recovery codes replaced")
+            .await?;
+        tx.commit().await?;
+        Ok(codes)
+    }
+}
+
+impl Mfa {
+    /// The audit record of a change to the user's own factors, in the
+    /// change's transaction.
+    async fn record(&self, tx: &mut Tx, user: &User, what: &str) -> Result<(), Error> {
+        self.record_by(tx, user, Some(user.id), what).await
+    }
+
+    async fn record_by(
+        &self,
+        tx: &mut Tx,
+        user: &User,
+        by: Option<i32>,
+        what: &str,
+    ) -> Result<(), Error> {
+        let event = Event::new(Kind::MfaChanged, Some(user.id), &user.username)
+            .by(by)
+            .detail(what);
+        self.users.audit().in_tx(tx, event).await
+    }
+
+    /// For a user who lost their factors: an administrator who may change
+    /// the user's credentials (`caller`; `None` is the command line)
+    /// removes every factor and recovery code and signs the user out
+    /// everywhere. Not for one's own account, which must use
+    /// `DELETE mfa/totp/` with the password and a code. `false` when the
+    /// user had no factor.
+    pub async fn reset(&self, caller: Option<&Principal>, user_id: i32) -> Result<bool, Error> {
+        let target = self
+            .store()
+            .find_user_by_id(user_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if let Some(caller) = caller {
+            if caller.user.id == user_id {
+                return Err(Error::Forbidden);
+            }
+            self.users.authorize_change(caller, &target, true).await?;
+        }
+        let mut tx = self.store().begin().await?;
+        let had = tx.delete_totp(user_id).await?;
+        tx.delete_recovery_codes(user_id).await?;
+        let revoked = sessions::revoke_all(&mut tx, user_id, None).await?;
+        self.record_by(
+            &mut tx,
+            &target,
+            caller.map(|c| c.user.id),
+            "second factors reset by an administrator; sessions signed out",
+        )
+        .await?;
+        tx.commit().await?;
+        revoked.settle().await;
+        Ok(had)
+    }
+}
+
+/// A new set of recovery codes and their stored forms (hashed off the
+/// runtime).
+async fn new_codes() -> Result<(Vec<String>, Vec<String>), Error> {
+    let codes = crypto::new_recovery_codes();
+    let shown = codes.clone();
+    let hashes = tokio::task::spawn_blocking(move || {
+        codes
+            .iter()
+            .map(|c| crypto::hash_recovery_code(c))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(Error::internal)?;
+    Ok((shown, hashes))
+}
