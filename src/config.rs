@@ -63,6 +63,7 @@ pub struct Settings {
     pub media: MediaSettings,
     pub rate_limit: RateLimitSettings,
     pub audit: AuditSettings,
+    pub mfa: MfaSettings,
     pub log: LogSettings,
 }
 
@@ -238,6 +239,11 @@ pub struct SecuritySettings {
     /// derived from `secret_key` (so changing that key then makes every
     /// authenticator app's secret unreadable: set this before rotating).
     pub mfa_key: Option<String>,
+    /// Also ask for a recent authentication (the password and, for a user
+    /// with a second factor, a code, or a sign-in within
+    /// `mfa.reauthentication_timeout`) before a password change and an
+    /// account deletion, which otherwise need only the current password.
+    pub reauthentication: bool,
 }
 
 impl Default for SecuritySettings {
@@ -253,6 +259,7 @@ impl Default for SecuritySettings {
             hash_concurrency: 0,
             danger_fast_hashing_for_tests: false,
             mfa_key: None,
+            reauthentication: false,
         }
     }
 }
@@ -627,6 +634,23 @@ pub struct AuditSettings {
     pub retention_days: u32,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaSettings {
+    /// Seconds a sign-in or a `reauthenticate/` counts as recent for
+    /// sensitive changes (adding or removing a factor, new recovery codes),
+    /// which otherwise need the password (and a code) sent along.
+    pub reauthentication_timeout: u64,
+}
+
+impl Default for MfaSettings {
+    fn default() -> Self {
+        Self {
+            reauthentication_timeout: 300,
+        }
+    }
+}
+
 impl Default for AuditSettings {
     fn default() -> Self {
         Self {
@@ -836,6 +860,12 @@ impl Settings {
             return Err(invalid(
                 "security.secret_key_fallbacks",
                 "must not contain an empty key".into(),
+            ));
+        }
+        if self.mfa.reauthentication_timeout > 86_400 {
+            return Err(invalid(
+                "mfa.reauthentication_timeout",
+                "must be at most 86400 (a day); 0 always asks again".into(),
             ));
         }
         if self.audit.retention_days > 36_500 {

@@ -202,7 +202,7 @@ pub async fn build_state(
         settings.clone(),
     );
     let flows = domain::flows::Flows::new(users.clone());
-    let mfa = domain::mfa::Mfa::new(users.clone(), &settings);
+    let mfa = domain::mfa::Mfa::new(users.clone(), sessions.clone(), &settings);
     Ok(AppState::new(http::Services {
         mfa,
         settings,

@@ -14,7 +14,7 @@ use super::{
     access::Principal,
     audit::{Event, Kind},
     password::Password,
-    sessions,
+    sessions::{self, Caller, Sessions, SignIn},
     users::Users,
 };
 use crate::{
@@ -105,9 +105,19 @@ pub struct TotpSetup {
 #[derive(Clone)]
 pub struct Mfa {
     users: Users,
+    sessions: Sessions,
     sealer: crypto::SecretBox,
     issuer: String,
+    /// `mfa.reauthentication_timeout`.
+    recent_secs: u64,
+    /// `security.reauthentication`.
+    guard_password_and_delete: bool,
 }
+
+/// RFC 8176 method names.
+const PWD: &str = "pwd";
+const OTP: &str = "otp";
+const MULTI: &str = "mfa";
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -115,12 +125,21 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+fn unix_now_i64() -> i64 {
+    i64::try_from(unix_now()).unwrap_or(i64::MAX)
+}
+
+/// A login (or reauthentication) with the password and a code.
+fn two_factors() -> SignIn {
+    SignIn::new(unix_now_i64(), &[PWD, OTP, MULTI])
+}
+
 fn later(secs: u64) -> Timestamp {
     Timestamp::from(OffsetDateTime::now_utc() + Duration::from_secs(secs))
 }
 
 impl Mfa {
-    pub fn new(users: Users, settings: &Settings) -> Self {
+    pub fn new(users: Users, sessions: Sessions, settings: &Settings) -> Self {
         let key = settings
             .security
             .mfa_key
@@ -129,8 +148,11 @@ impl Mfa {
             .unwrap_or_default();
         Self {
             users,
+            sessions,
             sealer: crypto::SecretBox::new(&key),
             issuer: settings.site_context().site_name,
+            recent_secs: settings.mfa.reauthentication_timeout,
+            guard_password_and_delete: settings.security.reauthentication,
         }
     }
 
@@ -171,19 +193,20 @@ impl Mfa {
     /// Called by every login endpoint once the password was right. A user
     /// without MFA passes. A user with MFA passes with a right `code` sent
     /// along (one-request logins for scripts); without one the login waits
-    /// (`Error::MfaRequired`), and nothing is issued.
+    /// (`Error::MfaRequired`), and nothing is issued. Returns how the login
+    /// proved who the user is, for what it issues.
     pub async fn after_password(
         &self,
         user: &User,
         issue: Issue,
         code: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<SignIn, Error> {
         if !self.enabled(user.id).await? {
-            return Ok(());
+            return Ok(SignIn::new(unix_now_i64(), &[PWD]));
         }
         if let Some(code) = code {
             return match self.check_code(user, code).await? {
-                true => Ok(()),
+                true => Ok(two_factors()),
                 false => Err(Error::field("code", INVALID_CODE)),
             };
         }
@@ -204,10 +227,15 @@ impl Mfa {
     }
 
     /// `mfa/login/`: the waiting login `token` with a TOTP or recovery
-    /// code. Returns the user and where the login started. A token that is
+    /// code. Returns the user, where the login started and how it was
+    /// proved. A token that is
     /// unknown, used, expired or has had `CHALLENGE_ATTEMPTS` wrong codes
     /// is `MfaTokenInvalid`; a wrong code is a field error.
-    pub async fn finish_login(&self, token: &str, code: &str) -> Result<(User, Issue), Error> {
+    pub async fn finish_login(
+        &self,
+        token: &str,
+        code: &str,
+    ) -> Result<(User, Issue, SignIn), Error> {
         let Some(challenge) = self.store().challenge(&opaque::digest(token)).await? else {
             return Err(Error::MfaTokenInvalid);
         };
@@ -237,7 +265,7 @@ impl Mfa {
         if !self.store().consume_challenge(challenge.id).await? {
             return Err(Error::MfaTokenInvalid);
         }
-        Ok((user, issue))
+        Ok((user, issue, two_factors()))
     }
 
     /// A TOTP code (six digits) or an unused recovery code of a user with
@@ -343,15 +371,15 @@ impl Mfa {
         }
     }
 
-    /// A sensitive change asks again: the password, and for a user with
-    /// MFA a code too. Nothing sent is `ReauthenticationRequired`; a wrong
-    /// one is a field error.
-    async fn reauthenticate(
+    /// The password again, and for a user with MFA a code too: how the
+    /// user proved themselves now. Nothing sent is
+    /// `ReauthenticationRequired`; a wrong one is a field error.
+    async fn prove_again(
         &self,
         user: &User,
         password: Option<&Password>,
         code: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<SignIn, Error> {
         let Some(password) = password else {
             return Err(Error::ReauthenticationRequired);
         };
@@ -361,13 +389,106 @@ impl Mfa {
                 super::flows::messages::INVALID_PASSWORD,
             ));
         }
-        if self.enabled(user.id).await? {
-            let Some(code) = code else {
-                return Err(Error::ReauthenticationRequired);
-            };
-            if !self.check_code(user, code).await? {
-                return Err(Error::field("code", INVALID_CODE));
-            }
+        if !self.enabled(user.id).await? {
+            return Ok(SignIn::new(unix_now_i64(), &[PWD]));
+        }
+        let Some(code) = code else {
+            return Err(Error::ReauthenticationRequired);
+        };
+        if !self.check_code(user, code).await? {
+            return Err(Error::field("code", INVALID_CODE));
+        }
+        Ok(two_factors())
+    }
+
+    /// How the caller last proved who they are with the credential of this
+    /// request: its sign-in, or a later `reauthenticate/`, whichever is
+    /// newer (`None` when neither is known).
+    pub async fn last_proof(&self, caller: &Caller) -> Result<Option<SignIn>, Error> {
+        let signed_in = self.sessions.sign_in_of(caller).await?;
+        let again = self
+            .store()
+            .reauth(&caller.credential_key(), caller.user.id)
+            .await?
+            .map(|(at, amr)| SignIn::from_text(at.0.unix_timestamp(), &amr));
+        Ok(match (signed_in, again) {
+            (Some(a), Some(b)) => Some(if b.auth_time >= a.auth_time { b } else { a }),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// Whether the caller proved who they are within the timeout, as
+    /// strongly as their account needs: with both factors once MFA is on.
+    async fn recently_proved(&self, caller: &Caller) -> Result<bool, Error> {
+        let Some(proof) = self.last_proof(caller).await? else {
+            return Ok(false);
+        };
+        let age = unix_now_i64().saturating_sub(proof.auth_time);
+        if age < 0 || age >= i64::try_from(self.recent_secs).unwrap_or(i64::MAX) {
+            return Ok(false);
+        }
+        Ok(proof.is_multi_factor() || !self.enabled(caller.user.id).await?)
+    }
+
+    /// A sensitive change asks again: passes when the caller proved who
+    /// they are recently enough (`recently_proved`); otherwise the
+    /// password, and for a user with MFA a code too, must come with it
+    /// (`prove_again`).
+    async fn reauthenticate(
+        &self,
+        caller: &Caller,
+        password: Option<&Password>,
+        code: Option<&str>,
+    ) -> Result<(), Error> {
+        if password.is_none() && self.recently_proved(caller).await? {
+            return Ok(());
+        }
+        self.prove_again(&caller.user, password, code).await?;
+        Ok(())
+    }
+
+    /// `POST reauthenticate/`: the password (and a code once MFA is on)
+    /// again; for `mfa.reauthentication_timeout` seconds the credential of
+    /// this request may then make sensitive changes without them. Returns
+    /// how the caller proved themselves and for how many seconds it counts.
+    pub async fn reauthenticate_now(
+        &self,
+        caller: &Caller,
+        password: Option<&Password>,
+        code: Option<&str>,
+    ) -> Result<(SignIn, u64), Error> {
+        let proof = self.prove_again(&caller.user, password, code).await?;
+        self.store()
+            .record_reauth(
+                &caller.credential_key(),
+                caller.user.id,
+                &proof.amr_text(),
+                later(self.recent_secs),
+            )
+            .await?;
+        Ok((proof, self.recent_secs))
+    }
+
+    /// With `security.reauthentication` on, a password change or an
+    /// account deletion, which has checked the current password already,
+    /// also needs a recent two-factor proof or a `code` sent along once the
+    /// caller has MFA. Off, or for a user without MFA, it passes.
+    pub async fn guard_credentials_change(
+        &self,
+        caller: &Caller,
+        code: Option<&str>,
+    ) -> Result<(), Error> {
+        if !self.guard_password_and_delete
+            || !self.enabled(caller.user.id).await?
+            || self.recently_proved(caller).await?
+        {
+            return Ok(());
+        }
+        let Some(code) = code else {
+            return Err(Error::ReauthenticationRequired);
+        };
+        if !self.check_code(&caller.user, code).await? {
+            return Err(Error::field("code", INVALID_CODE));
         }
         Ok(())
     }
@@ -377,15 +498,16 @@ impl Mfa {
     /// remove it first.
     pub async fn begin_totp(
         &self,
-        user: &User,
+        caller: &Caller,
         password: Option<&Password>,
     ) -> Result<TotpSetup, Error> {
+        let user = &caller.user;
         if self.enabled(user.id).await? {
             return Err(Error::State(
                 "An authenticator app is already set up; remove it first.".into(),
             ));
         }
-        self.reauthenticate(user, password, None).await?;
+        self.reauthenticate(caller, password, None).await?;
         let secret = crypto::new_totp_secret();
         let url = crypto::totp_url(&secret, &self.issuer, &user.username)
             .ok_or_else(|| Error::internal(std::fmt::Error))?;
@@ -462,14 +584,15 @@ impl Mfa {
     /// recovery codes and waiting logins go too.
     pub async fn remove_totp(
         &self,
-        user: &User,
+        caller: &Caller,
         password: Option<&Password>,
         code: Option<&str>,
     ) -> Result<(), Error> {
+        let user = &caller.user;
         if self.store().totp(user.id).await?.is_none() {
             return Err(Error::NotFound);
         }
-        self.reauthenticate(user, password, code).await?;
+        self.reauthenticate(caller, password, code).await?;
         let mut tx = self.store().begin().await?;
         tx.delete_totp(user.id).await?;
         tx.delete_recovery_codes(user.id).await?;
@@ -483,16 +606,17 @@ impl Mfa {
     /// `POST mfa/recovery_codes/`: a new set; the old one stops working.
     pub async fn regenerate_codes(
         &self,
-        user: &User,
+        caller: &Caller,
         password: Option<&Password>,
         code: Option<&str>,
     ) -> Result<Vec<String>, Error> {
+        let user = &caller.user;
         if !self.enabled(user.id).await? {
             return Err(Error::State(
                 "Recovery codes come with a second factor; set one up first.".into(),
             ));
         }
-        self.reauthenticate(user, password, code).await?;
+        self.reauthenticate(caller, password, code).await?;
         let (codes, hashes) = new_codes().await?;
         let mut tx = self.store().begin().await?;
         tx.replace_recovery_codes(user.id, &hashes).await?;

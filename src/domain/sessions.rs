@@ -16,6 +16,7 @@ use super::{
     audit::{Audit, Event, Kind},
     users::User,
 };
+pub use crate::security::jwt::SignIn;
 use crate::{
     config::JwtSettings,
     security::{
@@ -121,13 +122,41 @@ impl Sessions {
         &self.settings
     }
 
-    /// A new opaque token for `user`; returns the key (shown once).
-    pub async fn create_token(&self, user: &User, label: &str) -> Result<String, Error> {
+    /// A new opaque token for `user`, signed in as `sign_in` says;
+    /// returns the key (shown once).
+    pub async fn create_token(
+        &self,
+        user: &User,
+        label: &str,
+        sign_in: &SignIn,
+    ) -> Result<String, Error> {
         let key = opaque::generate_key();
         self.store
-            .insert_token(user.id, &opaque::digest(&key), label)
+            .insert_token(
+                user.id,
+                &opaque::digest(&key),
+                label,
+                unix_timestamp(sign_in.auth_time),
+                &sign_in.amr_text(),
+            )
             .await?;
         Ok(key)
+    }
+
+    /// How the caller's credential was signed in: a JWT's claims (only a
+    /// second-factor login writes them), an opaque token's row; `None`
+    /// when that is not known (a password login's JWT, a DRF token, a
+    /// token made before doorman kept it).
+    pub async fn sign_in_of(&self, caller: &Caller) -> Result<Option<SignIn>, Error> {
+        Ok(match &caller.via {
+            Via::Jwt(claims) => claims.sign_in.clone(),
+            Via::Token(TokenRef::Own(id)) => {
+                self.store.token_sign_in(*id).await?.and_then(|(at, amr)| {
+                    at.map(|at| SignIn::from_text(at.0.unix_timestamp(), &amr))
+                })
+            }
+            Via::Token(TokenRef::Drf { .. }) => None,
+        })
     }
 
     /// The active user holding this opaque token.
@@ -182,12 +211,15 @@ impl Sessions {
         Ok(issued_before(jti, iat, cutoff))
     }
 
-    /// `jwt/create/`: a refresh and an access token.
-    pub async fn issue_pair(&self, user: &User) -> Result<TokenPair, Error> {
+    /// `jwt/create/`: a refresh and an access token. Only a login with a
+    /// second factor writes `sign_in` into them; a password login's tokens
+    /// stay simplejwt's five claims, byte for byte the shape Django makes.
+    pub async fn issue_pair(&self, user: &User, sign_in: &SignIn) -> Result<TokenPair, Error> {
         if self.settings.update_last_login {
             self.store.set_last_login(user.id, Timestamp::now()).await?;
         }
-        Ok(self.keys.issue_pair(user.id, now()))
+        let carried = sign_in.is_multi_factor().then_some(sign_in);
+        Ok(self.keys.issue_pair(user.id, carried, now()))
     }
 
     /// `jwt/refresh/`: a new access token (and, with rotation, a new refresh
@@ -212,7 +244,9 @@ impl Sessions {
         if self.settings.blacklist_after_rotation {
             self.deny(&claims).await?;
         }
-        let (new_refresh, _) = self.keys.issue_refresh(user.id, now());
+        let (new_refresh, _) = self
+            .keys
+            .issue_refresh(user.id, claims.sign_in.as_ref(), now());
         Ok((access, Some(new_refresh)))
     }
 
@@ -348,6 +382,25 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+/// Unix seconds as a stored instant (now, for a value out of range).
+fn unix_timestamp(secs: i64) -> Timestamp {
+    Timestamp(OffsetDateTime::from_unix_timestamp(secs).unwrap_or_else(|_| now()))
+}
+
+impl Caller {
+    /// A digest naming the credential this request came with, to key what
+    /// is remembered about it (a reauthentication): an access JWT by its
+    /// `jti`, an opaque token by its row or DRF key.
+    pub fn credential_key(&self) -> String {
+        let name = match &self.via {
+            Via::Jwt(claims) => format!("jwt:{}", claims.jti),
+            Via::Token(TokenRef::Own(id)) => format!("token:{id}"),
+            Via::Token(TokenRef::Drf { key }) => format!("drf:{key}"),
+        };
+        opaque::digest(&name)
+    }
+}
+
 fn unix_ms(t: OffsetDateTime) -> i128 {
     t.unix_timestamp_nanos() / 1_000_000
 }
@@ -420,8 +473,13 @@ pub struct Device {
 impl Sessions {
     /// A login of the Accounts API: a token pair and a session row that
     /// follows its refresh token through rotations.
-    pub async fn login_session(&self, user: &User, device: &Device) -> Result<IssuedPair, Error> {
-        let pair = self.issue_pair(user).await?;
+    pub async fn login_session(
+        &self,
+        user: &User,
+        device: &Device,
+        sign_in: &SignIn,
+    ) -> Result<IssuedPair, Error> {
+        let pair = self.issue_pair(user, sign_in).await?;
         let expires =
             OffsetDateTime::from_unix_timestamp(pair.refresh_claims.exp).unwrap_or_else(|_| now());
         let user_agent: String = device.user_agent.chars().take(255).collect();
@@ -433,6 +491,7 @@ impl Sessions {
                 Timestamp(expires),
                 &device.client_addr,
                 &user_agent,
+                (unix_timestamp(sign_in.auth_time), &sign_in.amr_text()),
             )
             .await?;
         Ok(IssuedPair {
@@ -451,7 +510,9 @@ impl Sessions {
         let user = self.token_user(&claims).await?;
         let Some(session) = self.store.find_session_by_jti(&claims.jti).await? else {
             // A refresh token from /auth/jwt/create/: rotate it out.
-            let (refresh, new_claims) = self.keys.issue_refresh(user.id, now());
+            let (refresh, new_claims) =
+                self.keys
+                    .issue_refresh(user.id, claims.sign_in.as_ref(), now());
             let (access, _) = self.keys.access_from_refresh(&new_claims, now());
             self.deny(&claims).await?;
             return Ok(IssuedPair {
@@ -505,7 +566,9 @@ impl Sessions {
         user: &User,
         session: &SessionRow,
     ) -> Result<IssuedPair, AuthError> {
-        let (new_refresh, new_claims) = self.keys.issue_refresh(user.id, now());
+        let (new_refresh, new_claims) =
+            self.keys
+                .issue_refresh(user.id, claims.sign_in.as_ref(), now());
         let (access, _) = self.keys.access_from_refresh(&new_claims, now());
         let expires = Timestamp(
             OffsetDateTime::from_unix_timestamp(new_claims.exp).unwrap_or_else(|_| now()),

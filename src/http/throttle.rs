@@ -15,6 +15,7 @@ const LOGINS: &[&str] = &[
     "/auth/login/",
     "/api/auth/login/",
     "/auth/mfa/login/",
+    "/auth/reauthenticate/",
 ];
 
 const REGISTRATIONS: &[&str] = &[
@@ -80,6 +81,7 @@ mod tests {
             ("/auth/token/login/", Class::Logins),
             ("/auth/login/", Class::Logins),
             ("/auth/mfa/login/", Class::Logins),
+            ("/auth/reauthenticate/", Class::Logins),
             ("/auth/token/create/", Class::Logins),
             ("/api/auth/login/", Class::Logins),
             ("/auth/users/", Class::Registrations),

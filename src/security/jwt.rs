@@ -18,8 +18,11 @@
 //!
 //! The `user_id` claim is written as a JSON string (simplejwt 5.5.1) and read
 //! as a string or an integer (what simplejwt ≤ 5.5.0 wrote for integer
-//! primary keys). Claims beyond the five above are ignored when reading and
-//! therefore not copied into a refreshed access token.
+//! primary keys). A login that passed a second factor adds three claims
+//! after those five, [`SignIn`]: `auth_time`, `amr` (RFC 8176) and `aal`;
+//! refreshing copies them, as simplejwt copies every claim but its own four.
+//! Other claims are ignored when reading and therefore not copied into a
+//! refreshed access token.
 
 use std::{
     collections::HashMap,
@@ -76,6 +79,69 @@ pub struct Claims {
     /// The user's primary key as decimal text.
     #[serde(deserialize_with = "user_id_text")]
     pub user_id: String,
+    /// How the user signed in, when the token says (second-factor logins).
+    #[serde(skip)]
+    pub sign_in: Option<SignIn>,
+}
+
+/// How a login proved who the user is: when, and by which methods, named
+/// as RFC 8176 names them (`pwd` a password, `otp` a one-time code,
+/// `mfa` more than one factor). The assurance level follows: `aal2` with
+/// two factors, else `aal1` (NIST SP 800-63B).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// Unix seconds.
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+}
+
+impl SignIn {
+    pub fn new(auth_time: i64, amr: &[&str]) -> SignIn {
+        SignIn {
+            auth_time,
+            amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+        }
+    }
+
+    /// `aal2` when more than one factor was used, else `aal1`.
+    pub fn aal(&self) -> &'static str {
+        if self.is_multi_factor() {
+            "aal2"
+        } else {
+            "aal1"
+        }
+    }
+
+    pub fn is_multi_factor(&self) -> bool {
+        self.amr.iter().any(|m| m == "mfa")
+    }
+
+    /// The methods as stored: names separated by spaces.
+    pub fn amr_text(&self) -> String {
+        self.amr.join(" ")
+    }
+
+    /// Reads the stored form back.
+    pub fn from_text(auth_time: i64, amr: &str) -> SignIn {
+        SignIn {
+            auth_time,
+            amr: amr.split_whitespace().map(str::to_owned).collect(),
+        }
+    }
+
+    /// The claims of a token's payload, if it has a whole-number
+    /// `auth_time` and an `amr` list of strings; `aal` is derived from
+    /// `amr` rather than trusted on its own.
+    fn from_payload(payload: &Map<String, Value>) -> Option<SignIn> {
+        let auth_time = payload.get("auth_time")?.as_i64()?;
+        let amr = payload
+            .get("amr")?
+            .as_array()?
+            .iter()
+            .map(|m| m.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?;
+        Some(SignIn { auth_time, amr })
+    }
 }
 
 impl Claims {
@@ -236,9 +302,16 @@ impl JwtKeys {
 
     /// A refresh and an access token for a login at `now`: both share `iat`,
     /// each expires after its own lifetime (simplejwt's `jwt/create`).
-    pub fn issue_pair(&self, user_id: i32, now: OffsetDateTime) -> TokenPair {
-        let (refresh, refresh_claims) = self.issue_refresh(user_id, now);
-        let access_claims = self.claims(TokenType::Access, refresh_claims.user_id.clone(), now);
+    /// `sign_in`, when given, is written into both.
+    pub fn issue_pair(
+        &self,
+        user_id: i32,
+        sign_in: Option<&SignIn>,
+        now: OffsetDateTime,
+    ) -> TokenPair {
+        let (refresh, refresh_claims) = self.issue_refresh(user_id, sign_in, now);
+        let mut access_claims = self.claims(TokenType::Access, refresh_claims.user_id.clone(), now);
+        access_claims.sign_in = sign_in.cloned();
         TokenPair {
             refresh,
             access: self.sign(&access_claims),
@@ -248,15 +321,24 @@ impl JwtKeys {
     }
 
     /// A new access token for the holder of a valid refresh token
-    /// (simplejwt's `jwt/refresh`): same user, fresh `jti`, `iat` and `exp`.
+    /// (simplejwt's `jwt/refresh`): same user and sign-in, fresh `jti`,
+    /// `iat` and `exp`.
     pub fn access_from_refresh(&self, refresh: &Claims, now: OffsetDateTime) -> (String, Claims) {
-        let claims = self.claims(TokenType::Access, refresh.user_id.clone(), now);
+        let mut claims = self.claims(TokenType::Access, refresh.user_id.clone(), now);
+        claims.sign_in = refresh.sign_in.clone();
         (self.sign(&claims), claims)
     }
 
-    /// A new refresh token, e.g. to hand out when rotation is on.
-    pub fn issue_refresh(&self, user_id: i32, now: OffsetDateTime) -> (String, Claims) {
-        let claims = self.claims(TokenType::Refresh, user_id.to_string(), now);
+    /// A new refresh token, e.g. to hand out when rotation is on (pass the
+    /// old token's sign-in, which simplejwt's rotation keeps).
+    pub fn issue_refresh(
+        &self,
+        user_id: i32,
+        sign_in: Option<&SignIn>,
+        now: OffsetDateTime,
+    ) -> (String, Claims) {
+        let mut claims = self.claims(TokenType::Refresh, user_id.to_string(), now);
+        claims.sign_in = sign_in.cloned();
         (self.sign(&claims), claims)
     }
 
@@ -359,6 +441,7 @@ impl JwtKeys {
                     iat,
                     jti: jti.to_owned(),
                     user_id,
+                    sign_in: SignIn::from_payload(&payload),
                 },
                 nbf,
             )),
@@ -463,6 +546,7 @@ impl JwtKeys {
             // revocation cut-off tell apart tokens of the same second.
             jti: uuid::Uuid::now_v7().simple().to_string(),
             user_id,
+            sign_in: None,
         }
     }
 
@@ -485,14 +569,25 @@ impl JwtKeys {
 fn claims_json(claims: &Claims) -> String {
     // Displaying a JSON string value escapes it and cannot fail.
     let text = |s: &str| Value::String(s.to_owned()).to_string();
-    format!(
-        r#"{{"token_type":"{}","exp":{},"iat":{},"jti":{},"user_id":{}}}"#,
+    let mut json = format!(
+        r#"{{"token_type":"{}","exp":{},"iat":{},"jti":{},"user_id":{}"#,
         claims.token_type.as_str(),
         claims.exp,
         claims.iat,
         text(&claims.jti),
         text(&claims.user_id),
-    )
+    );
+    if let Some(sign_in) = &claims.sign_in {
+        let amr: Vec<String> = sign_in.amr.iter().map(|m| text(m)).collect();
+        json.push_str(&format!(
+            r#","auth_time":{},"amr":[{}],"aal":"{}""#,
+            sign_in.auth_time,
+            amr.join(","),
+            sign_in.aal(),
+        ));
+    }
+    json.push('}');
+    json
 }
 
 /// Access tokens that passed every check of [`JwtKeys::decode`], by their

@@ -161,7 +161,7 @@ fn simplejwt_vectors_refuse_the_wrong_type_and_secret() {
 
 #[test]
 fn pairs_follow_simplejwt_layout_and_lifetimes() {
-    let pair = keys().issue_pair(42, NOW);
+    let pair = keys().issue_pair(42, None, NOW);
     let iat = NOW.unix_timestamp();
     for (token, claims, kind, lifetime) in [
         (
@@ -209,7 +209,7 @@ fn pairs_follow_simplejwt_layout_and_lifetimes() {
 #[test]
 fn refreshing_and_rotating_make_fresh_tokens() {
     let keys = keys();
-    let pair = keys.issue_pair(7, NOW);
+    let pair = keys.issue_pair(7, None, NOW);
     let later = NOW + time::Duration::hours(3);
     let (access, claims) = keys.access_from_refresh(&pair.refresh_claims, later);
     assert_eq!(claims.token_type, TokenType::Access);
@@ -222,7 +222,7 @@ fn refreshing_and_rotating_make_fresh_tokens() {
         Ok(claims)
     );
 
-    let (refresh, claims) = keys.issue_refresh(7, later);
+    let (refresh, claims) = keys.issue_refresh(7, None, later);
     assert_eq!(claims.token_type, TokenType::Refresh);
     assert_eq!(claims.exp, later.unix_timestamp() + REFRESH);
     assert_ne!(claims.jti, pair.refresh_claims.jti);
@@ -234,7 +234,7 @@ fn refreshing_and_rotating_make_fresh_tokens() {
 
 #[test]
 fn expiry_follows_pyjwt_with_leeway() {
-    let (token, claims) = keys().issue_refresh(1, NOW);
+    let (token, claims) = keys().issue_refresh(1, None, NOW);
     let exp = claims.exp;
     assert!(keys().decode(&token, None, unix(exp - 1)).is_ok());
     assert!(
@@ -267,7 +267,7 @@ fn expiry_follows_pyjwt_with_leeway() {
 
 #[test]
 fn tokens_from_the_future_are_invalid() {
-    let (token, claims) = keys().issue_refresh(1, NOW);
+    let (token, claims) = keys().issue_refresh(1, None, NOW);
     let before = unix(claims.iat - 1);
     assert_eq!(
         keys().decode(&token, None, before),
@@ -287,7 +287,7 @@ fn tokens_from_the_future_are_invalid() {
 
 #[test]
 fn tampering_and_foreign_keys_are_invalid() {
-    let (token, _) = keys().issue_refresh(1, NOW);
+    let (token, _) = keys().issue_refresh(1, None, NOW);
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
 
     // Flip the last signature character's meaningful bits.
@@ -470,7 +470,7 @@ fn verify_checks_what_jwt_verify_checks() {
 
 #[test]
 fn garbage_is_invalid_and_never_panics() {
-    let (token, _) = keys().issue_refresh(1, NOW);
+    let (token, _) = keys().issue_refresh(1, None, NOW);
     let huge = "A".repeat(100_000);
     let mut inputs: Vec<String> = [
         "",
@@ -537,7 +537,7 @@ fn messages_are_simplejwts() {
 
 #[test]
 fn claims_helpers_and_debug() {
-    let (_, claims) = keys().issue_refresh(i32::MIN, NOW);
+    let (_, claims) = keys().issue_refresh(i32::MIN, None, NOW);
     assert_eq!(claims.user_pk(), Some(i32::MIN));
     let odd = Claims {
         user_id: "x".to_owned(),
@@ -551,7 +551,7 @@ fn claims_helpers_and_debug() {
     );
     // Secrets longer than SHA-256's block are hashed first, as HMAC requires.
     let long = "x".repeat(200);
-    let (token, claims) = JwtKeys::new(&long, ACCESS, REFRESH, 0).issue_refresh(1, NOW);
+    let (token, claims) = JwtKeys::new(&long, ACCESS, REFRESH, 0).issue_refresh(1, None, NOW);
     let by_library =
         jsonwebtoken::decode::<Claims>(&token, &DecodingKey::from_secret(long.as_bytes()), &{
             let mut v = Validation::new(Algorithm::HS256);
@@ -568,9 +568,9 @@ fn simplejwt_accepts_our_tokens() {
     let keys = JwtKeys::new(secret, ACCESS, REFRESH, 0);
     // simplejwt checks expiry against the real clock.
     let now = OffsetDateTime::now_utc();
-    let pair = keys.issue_pair(42, now);
+    let pair = keys.issue_pair(42, None, now);
     let (access, _) = keys.access_from_refresh(&pair.refresh_claims, now);
-    let (rotated, _) = keys.issue_refresh(i32::MAX, now);
+    let (rotated, _) = keys.issue_refresh(i32::MAX, None, now);
     let items = [
         (pair.refresh.as_str(), "refresh"),
         (pair.access.as_str(), "access"),
@@ -600,7 +600,7 @@ fn simplejwt_accepts_our_tokens() {
 #[test]
 fn checked_access_tokens_answer_as_a_full_check() {
     let keys = JwtKeys::new(SECRET, ACCESS, REFRESH, 2);
-    let access = keys.issue_pair(7, NOW).access;
+    let access = keys.issue_pair(7, None, NOW).access;
     let nbf = with_payload(&format!(
         r#"{{"token_type":"access","exp":{},"iat":{},"jti":"j","user_id":"3","nbf":{}}}"#,
         NOW.unix_timestamp() + 100,
@@ -629,7 +629,7 @@ fn checked_access_tokens_answer_as_a_full_check() {
         }
     }
     // Refresh tokens are refused as `decode` refuses them, and not kept.
-    let (refresh, _) = keys.issue_refresh(7, NOW);
+    let (refresh, _) = keys.issue_refresh(7, None, NOW);
     for _ in 0..2 {
         assert_eq!(keys.decode_access(&refresh, NOW), Err(JwtError::WrongType));
     }
@@ -649,7 +649,7 @@ fn checked_access_tokens_answer_as_a_full_check() {
 fn checked_access_tokens_are_bounded() {
     let keys = keys();
     for user in 0..(CHECKED_TOKENS_MAX as i32 + 10) {
-        let access = keys.issue_pair(user, NOW).access;
+        let access = keys.issue_pair(user, None, NOW).access;
         assert!(keys.decode_access(&access, NOW).is_ok());
     }
     let kept = keys.checked.map.read().expect("not poisoned").len();
@@ -660,7 +660,7 @@ fn checked_access_tokens_are_bounded() {
 #[test]
 fn fallback_keys_verify_but_never_sign() {
     let old = JwtKeys::new("the old secret key", ACCESS, REFRESH, 0);
-    let pair = old.issue_pair(5, NOW);
+    let pair = old.issue_pair(5, None, NOW);
     let rotated =
         JwtKeys::new(SECRET, ACCESS, REFRESH, 0).with_fallbacks(&["the old secret key".into()]);
     assert_eq!(
@@ -674,7 +674,7 @@ fn fallback_keys_verify_but_never_sign() {
     );
     // What the rotated keys sign, the old key alone does not accept: the
     // current key signs.
-    let fresh = rotated.issue_pair(5, NOW);
+    let fresh = rotated.issue_pair(5, None, NOW);
     assert_eq!(
         old.decode_access(&fresh.access, NOW),
         Err(JwtError::Invalid)
@@ -689,5 +689,38 @@ fn fallback_keys_verify_but_never_sign() {
     assert_eq!(
         rotated.decode_access(&pair.access, late),
         Err(JwtError::Expired)
+    );
+}
+
+#[test]
+fn a_second_factor_login_says_so_in_both_tokens_and_their_refreshes() {
+    let keys = keys();
+    let sign_in = SignIn::new(NOW.unix_timestamp() - 5, &["pwd", "otp", "mfa"]);
+    let pair = keys.issue_pair(7, Some(&sign_in), NOW);
+    let payload = payload_text(&pair.access);
+    assert!(
+        payload.ends_with(&format!(
+            r#""user_id":"7","auth_time":{},"amr":["pwd","otp","mfa"],"aal":"aal2"}}"#,
+            sign_in.auth_time
+        )),
+        "{payload}"
+    );
+    let refresh = keys
+        .decode(&pair.refresh, Some(TokenType::Refresh), NOW)
+        .unwrap();
+    assert_eq!(refresh.sign_in.as_ref(), Some(&sign_in));
+    let later = NOW + time::Duration::hours(1);
+    let (access, _) = keys.access_from_refresh(&refresh, later);
+    let access = keys.decode_access(&access, later).unwrap();
+    assert_eq!(access.sign_in, Some(sign_in.clone()));
+    assert_eq!(sign_in.aal(), "aal2");
+
+    // A password login writes nothing new: simplejwt's five claims.
+    let plain = keys.issue_pair(7, None, NOW);
+    assert!(payload_text(&plain.access).ends_with(r#""user_id":"7"}"#));
+    assert_eq!(SignIn::new(0, &["pwd"]).aal(), "aal1");
+    assert_eq!(
+        SignIn::from_text(3, "pwd otp mfa"),
+        SignIn::new(3, &["pwd", "otp", "mfa"])
     );
 }

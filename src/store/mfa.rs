@@ -278,15 +278,66 @@ impl Store {
         Ok(consumed == 1)
     }
 
-    /// Forgets challenges that have expired; returns how many.
+    /// Forgets challenges and reauthentications that have expired; returns
+    /// how many.
     pub async fn purge_challenges(&self) -> Result<u64, StoreError> {
-        Ok(on_pool!(self, pool => sqlx::query(
+        let mut purged = 0;
+        for sql in [
             "DELETE FROM doorman_mfa_challenge WHERE expires_at <= $1",
+            "DELETE FROM doorman_reauth WHERE expires_at <= $1",
+        ] {
+            purged += on_pool!(self, pool => sqlx::query(sql)
+                .bind(Timestamp::now())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(purged)
+    }
+
+    /// Records that the holder of `credential` (a digest naming it) proved
+    /// again, by `amr`, to be `user_id`, good until `expires_at`; replaces
+    /// an earlier record of the same credential.
+    pub async fn record_reauth(
+        &self,
+        credential: &str,
+        user_id: i32,
+        amr: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO doorman_reauth (credential, user_id, amr, at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential) DO UPDATE SET \
+             user_id = excluded.user_id, amr = excluded.amr, at = excluded.at, \
+             expires_at = excluded.expires_at",
         )
+        .bind(credential)
+        .bind(user_id)
+        .bind(amr)
         .bind(Timestamp::now())
+        .bind(expires_at)
         .execute(pool)
         .await
-        .map(|r| r.rows_affected()))?)
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The live reauthentication of `credential` for `user_id`: when, and
+    /// by what.
+    pub async fn reauth(
+        &self,
+        credential: &str,
+        user_id: i32,
+    ) -> Result<Option<(Timestamp, String)>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT at, amr FROM doorman_reauth WHERE credential = $1 AND user_id = $2 \
+             AND expires_at > $3",
+        )
+        .bind(credential)
+        .bind(user_id)
+        .bind(Timestamp::now())
+        .fetch_optional(pool)
+        .await)?)
     }
 }
 
@@ -359,13 +410,20 @@ impl Tx {
         Ok(())
     }
 
-    /// Ends every login of the user still waiting for a factor.
+    /// Ends every login of the user still waiting for a factor, and every
+    /// reauthentication: the credentials they were for are being revoked
+    /// or the factors they proved have changed.
     pub async fn drop_challenges(&mut self, user_id: i32) -> Result<(), StoreError> {
-        on_tx!(self, conn => sqlx::query("DELETE FROM doorman_mfa_challenge WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *conn)
-            .await
-            .map(|_| ()))?;
+        for sql in [
+            "DELETE FROM doorman_mfa_challenge WHERE user_id = $1",
+            "DELETE FROM doorman_reauth WHERE user_id = $1",
+        ] {
+            on_tx!(self, conn => sqlx::query(sql)
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ()))?;
+        }
         Ok(())
     }
 }

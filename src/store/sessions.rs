@@ -31,11 +31,13 @@ impl Store {
         expires_at: Timestamp,
         client_addr: &str,
         user_agent: &str,
+        (auth_time, amr): (Timestamp, &str),
     ) -> Result<i32, StoreError> {
         let now = Timestamp::now();
         let (id,): (i32,) = on_pool!(self, pool => sqlx::query_as(
             "INSERT INTO doorman_session (user_id, current_jti, created_at, last_used_at, expires_at, \
-             client_addr, user_agent) VALUES ($1, $2, $3, $3, $4, $5, $6) RETURNING id",
+             client_addr, user_agent, auth_time, amr) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8) \
+             RETURNING id",
         )
         .bind(user_id)
         .bind(jti)
@@ -43,6 +45,8 @@ impl Store {
         .bind(expires_at)
         .bind(client_addr)
         .bind(user_agent)
+        .bind(auth_time)
+        .bind(amr)
         .fetch_one(pool)
         .await)?;
         Ok(id)

@@ -60,19 +60,26 @@ fn table_exists_sql(backend: super::Backend) -> &'static str {
 }
 
 impl Tx {
+    /// A new opaque token; `auth_time` and `amr` say how its login proved
+    /// who the user is.
     pub async fn insert_token(
         &mut self,
         user_id: i32,
         digest: &str,
         label: &str,
+        auth_time: Timestamp,
+        amr: &str,
     ) -> Result<i32, StoreError> {
         let (id,): (i32,) = on_tx!(self, conn => sqlx::query_as(
-            "INSERT INTO doorman_token (digest, user_id, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO doorman_token (digest, user_id, label, created_at, auth_time, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(digest)
         .bind(user_id)
         .bind(label)
         .bind(Timestamp::now())
+        .bind(auth_time)
+        .bind(amr)
         .fetch_one(conn)
         .await)?;
         Ok(id)
@@ -149,11 +156,29 @@ impl Store {
         user_id: i32,
         digest: &str,
         label: &str,
+        auth_time: Timestamp,
+        amr: &str,
     ) -> Result<i32, StoreError> {
         let mut tx = self.begin().await?;
-        let id = tx.insert_token(user_id, digest, label).await?;
+        let id = tx
+            .insert_token(user_id, digest, label, auth_time, amr)
+            .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// How the login of one of doorman's opaque tokens proved who the user
+    /// is: `auth_time` (none for tokens made before it was kept) and `amr`.
+    pub async fn token_sign_in(
+        &self,
+        id: i32,
+    ) -> Result<Option<(Option<Timestamp>, String)>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT auth_time, amr FROM doorman_token WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// The token a key is and its user: this runs on every request

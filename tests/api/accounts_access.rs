@@ -132,7 +132,11 @@ async fn auth_for(app: &TestApp, user: i64) -> String {
     let key = app
         .state
         .sessions
-        .create_token(&user, "matrix")
+        .create_token(
+            &user,
+            "matrix",
+            &doorman::domain::sessions::SignIn::new(0, &["pwd"]),
+        )
         .await
         .unwrap();
     format!("Token {key}")

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     Backend, TestApp, TestDb,
+    client::jwt_claims as claims_of,
     django::{KEY, PW, django},
 };
 
@@ -26,6 +27,16 @@ async fn sqlite_django_and_doorman_share_one_database() {
 #[tokio::test]
 async fn postgres_django_and_doorman_share_one_database() {
     django_and_doorman_share_one_database(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_simplejwt_keeps_how_a_second_factor_login_signed_in() {
+    simplejwt_keeps_how_a_second_factor_login_signed_in(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_simplejwt_keeps_how_a_second_factor_login_signed_in() {
+    simplejwt_keeps_how_a_second_factor_login_signed_in(Backend::Postgres).await;
 }
 
 async fn post(
@@ -245,4 +256,75 @@ async fn django_and_doorman_share_one_database(backend: Backend) {
         0
     );
     dj(&["check"]).unwrap();
+}
+
+/// A user Django made turns on an authenticator app at doorman, with the
+/// codes an app computes (pyotp); the JWTs of their two-factor login carry
+/// `auth_time`, `amr` and `aal`, and simplejwt's own jwt/refresh copies
+/// them into the access token it makes, which doorman then reads back.
+async fn simplejwt_keeps_how_a_second_factor_login_signed_in(backend: Backend) {
+    let db = TestDb::new_empty(backend).await;
+    let url = db.url.clone();
+    let dj = |args: &[&str]| django(&url, args);
+    if dj(&["migrate"]).is_none() {
+        return;
+    }
+    let app = TestApp::on_db(db, |s| s.security.secret_key = Some(KEY.into())).await;
+    dj(&["create_user", "mia", PW]).unwrap();
+    let login = json!({"username": "mia", "password": PW});
+    let r = post(&app, "/auth/token/login/", None, login.clone()).await;
+    let auth = format!("Token {}", r.json()["auth_token"].as_str().unwrap());
+    let r = post(
+        &app,
+        "/auth/mfa/totp/setup/",
+        Some(&auth),
+        json!({"current_password": PW}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let secret = r.json()["secret"].as_str().unwrap().to_string();
+    let code = |steps: &str| dj(&["totp", &secret, steps]).unwrap()["code"].clone();
+    let r = post(
+        &app,
+        "/auth/mfa/totp/confirm/",
+        Some(&auth),
+        json!({"code": code("0")}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+
+    let r = jwt_login(&app, "mia", PW).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    assert_eq!(r.json()["code"], "mfa_required");
+    let finish = json!({"mfa_token": r.json()["mfa_token"], "code": code("1")});
+    let r = post(&app, "/auth/mfa/login/", None, finish.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let pair = r.json();
+    let ours = claims_of(pair["access"].as_str().unwrap());
+    assert_eq!(ours["aal"], "aal2", "{ours}");
+    assert_eq!(ours["amr"], json!(["pwd", "otp", "mfa"]), "{ours}");
+    assert!(ours["auth_time"].as_i64().unwrap() <= ours["iat"].as_i64().unwrap());
+    assert_eq!(
+        claims_of(pair["refresh"].as_str().unwrap())["auth_time"],
+        ours["auth_time"]
+    );
+    // The same code is good once, at another login too.
+    let r = jwt_login(&app, "mia", PW).await;
+    let again = json!({"mfa_token": r.json()["mfa_token"], "code": code("1")});
+    let r = post(&app, "/auth/mfa/login/", None, again).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+
+    let refreshed = dj(&["refresh", pair["refresh"].as_str().unwrap()]).unwrap();
+    let theirs = &refreshed["claims"];
+    for claim in ["auth_time", "amr", "aal", "user_id"] {
+        assert_eq!(theirs[claim], ours[claim], "{claim}: {theirs}");
+    }
+    let access = format!("Bearer {}", refreshed["access"].as_str().unwrap());
+    let r = app
+        .request(Method::GET, "/auth/mfa/", Some(&access), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let session = &r.json()["session"];
+    assert_eq!(session["aal"], "aal2", "{session}");
+    assert_eq!(session["amr"], json!(["pwd", "otp", "mfa"]), "{session}");
 }

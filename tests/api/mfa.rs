@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::support::{
     TestApp, TestResponse,
     accounts::{login_token, register},
-    client::{post, text, token},
+    client::{jwt_claims, post, text, token},
     commands::{self, doorman},
     people::PW,
 };
@@ -26,6 +26,9 @@ crate::on_both_backends!(
     removing_the_app_asks_again_and_turns_it_off,
     users_without_a_factor_see_no_change,
     an_administrator_resets_a_lost_factor,
+    tokens_say_how_the_user_signed_in,
+    a_recent_sign_in_stands_in_for_the_password,
+    a_guarded_password_change_or_deletion_asks_for_a_code,
 );
 
 /// RFC 4648 base32 without padding, as the setup answers the secret.
@@ -402,7 +405,10 @@ async fn setting_up_asks_for_the_password_and_a_code_confirms(app: TestApp) {
     register(&app, "dave").await;
     let auth = token(&login_token(&app, "dave", PW).await);
     let setup = |body: Value| call(&app, Method::POST, "/auth/mfa/totp/setup/", &auth, body);
-    let r = setup(json!({})).await;
+    // A credential that did not sign in lately (a password login's JWT
+    // does not say when it did) sends the password.
+    let jwt = password_jwt(&app, "dave").await;
+    let r = call(&app, Method::POST, "/auth/mfa/totp/setup/", &jwt, json!({})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
     assert_eq!(
         r.json(),
@@ -541,10 +547,25 @@ async fn users_without_a_factor_see_no_change(app: TestApp) {
     let r = app
         .request(Method::GET, "/auth/mfa/", Some(&auth), None)
         .await;
+    let mut status = r.json();
+    let session = status.as_object_mut().unwrap().remove("session").unwrap();
     assert_eq!(
-        r.json(),
+        status,
         json!({"enabled": false, "totp": null, "recovery_codes": null})
     );
+    assert_eq!(session["amr"], json!(["pwd"]), "{session}");
+    assert_eq!(session["aal"], "aal1", "{session}");
+    // A password login's JWTs are simplejwt's five claims, nothing more.
+    let r = post(&app, "/auth/jwt/create/", bodies[0].clone()).await;
+    for name in ["access", "refresh"] {
+        let claims = jwt_claims(r.json()[name].as_str().unwrap());
+        let names: Vec<&String> = claims.as_object().unwrap().keys().collect();
+        assert_eq!(
+            names,
+            ["token_type", "exp", "iat", "jti", "user_id"],
+            "{claims}"
+        );
+    }
     let r = call(
         &app,
         Method::POST,
@@ -652,4 +673,274 @@ async fn an_administrator_resets_a_lost_factor(app: TestApp) {
 async fn reset(app: &TestApp, auth: &str, id: i64) -> TestResponse {
     let path = format!("/api/auth/users/{id}/mfa/");
     app.request(Method::DELETE, &path, Some(auth), None).await
+}
+
+/// GET mfa/'s account of how this request's credential signed in.
+async fn session_of(app: &TestApp, auth: &str) -> Value {
+    let r = app
+        .request(Method::GET, "/auth/mfa/", Some(auth), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    r.json()["session"].clone()
+}
+
+fn bearer(jwt: &Value) -> String {
+    format!("Bearer {}", jwt.as_str().unwrap())
+}
+
+async fn tokens_say_how_the_user_signed_in(app: TestApp) {
+    let (kept, secret, codes) = with_app(&app, "hana").await;
+    // The token kept from before the app was set up: a password login.
+    let session = session_of(&app, &kept).await;
+    assert_eq!(session["amr"], json!(["pwd"]), "{session}");
+    assert_eq!(session["aal"], "aal1", "{session}");
+    assert!(session["auth_time"].is_string(), "{session}");
+
+    let wait = waits(&app, "/auth/jwt/create/", "hana").await;
+    let r = finish(&app, &wait["mfa_token"], &code_at(&secret, step_now() + 1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let pair = r.json();
+    let access = jwt_claims(pair["access"].as_str().unwrap());
+    assert_eq!(access["amr"], json!(["pwd", "otp", "mfa"]), "{access}");
+    assert_eq!(access["aal"], "aal2", "{access}");
+    let auth_time = access["auth_time"].as_i64().unwrap();
+    assert!(auth_time <= access["iat"].as_i64().unwrap());
+    let refresh = jwt_claims(pair["refresh"].as_str().unwrap());
+    assert_eq!(
+        (&refresh["auth_time"], &refresh["aal"]),
+        (&access["auth_time"], &access["aal"])
+    );
+    let session = session_of(&app, &bearer(&pair["access"])).await;
+    assert_eq!(session["aal"], "aal2", "{session}");
+    assert_eq!(session["amr"], json!(["pwd", "otp", "mfa"]), "{session}");
+    // A refreshed access token says the same, as simplejwt's would.
+    let r = post(
+        &app,
+        "/auth/jwt/refresh/",
+        json!({"refresh": pair["refresh"]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let renewed = jwt_claims(r.json()["access"].as_str().unwrap());
+    assert_eq!(renewed["auth_time"], auth_time);
+    assert_eq!(renewed["amr"], access["amr"]);
+
+    // An Accounts API login with a recovery code in the same request: its
+    // session row keeps it, and rotation carries it on.
+    let r = post(
+        &app,
+        "/api/auth/login/",
+        json!({"username": "hana", "password": PW, "code": codes[0]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    assert_eq!(
+        jwt_claims(r.json()["access"].as_str().unwrap())["aal"],
+        "aal2"
+    );
+    assert_eq!(
+        app.db
+            .text("SELECT amr FROM doorman_session ORDER BY id DESC LIMIT 1")
+            .await,
+        "pwd otp mfa"
+    );
+    let r = post(
+        &app,
+        "/api/auth/token/refresh/",
+        json!({"refresh": r.json()["refresh"]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    for name in ["access", "refresh"] {
+        let claims = jwt_claims(r.json()[name].as_str().unwrap());
+        assert_eq!(claims["aal"], "aal2", "{name}: {claims}");
+        assert!(claims["auth_time"].is_i64(), "{name}: {claims}");
+    }
+
+    // An opaque token of a two-factor login.
+    let r = post(
+        &app,
+        "/auth/token/login/",
+        json!({"username": "hana", "password": PW, "code": codes[1]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let key = token(r.json()["auth_token"].as_str().unwrap());
+    let session = session_of(&app, &key).await;
+    assert_eq!(session["aal"], "aal2", "{session}");
+}
+
+async fn setup(app: &TestApp, auth: &str) -> TestResponse {
+    call(app, Method::POST, "/auth/mfa/totp/setup/", auth, json!({})).await
+}
+
+async fn reauthenticate(app: &TestApp, auth: &str, body: Value) -> TestResponse {
+    call(app, Method::POST, "/auth/reauthenticate/", auth, body).await
+}
+
+async fn regenerate(app: &TestApp, auth: &str, body: Value) -> TestResponse {
+    call(app, Method::POST, "/auth/mfa/recovery_codes/", auth, body).await
+}
+
+/// A password login's access JWT, as an Authorization value.
+async fn password_jwt(app: &TestApp, name: &str) -> String {
+    let r = post(
+        app,
+        "/auth/jwt/create/",
+        json!({"username": name, "password": PW}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    bearer(&r.json()["access"])
+}
+
+async fn a_recent_sign_in_stands_in_for_the_password(app: TestApp) {
+    register(&app, "ivan").await;
+    // An opaque token just made is a recent sign-in.
+    let fresh = token(&login_token(&app, "ivan", PW).await);
+    let r = setup(&app, &fresh).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    // A password login's JWT does not say when it signed in: it asks.
+    let first = password_jwt(&app, "ivan").await;
+    let other = password_jwt(&app, "ivan").await;
+    assert_eq!(setup(&app, &first).await.status, StatusCode::FORBIDDEN);
+    let r = reauthenticate(&app, &first, json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
+    assert_eq!(r.json()["code"], "reauthentication_required");
+    let r = reauthenticate(&app, &first, json!({"current_password": "wrong"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", text(&r));
+    assert_eq!(r.json(), json!({"current_password": ["Invalid password."]}));
+    let r = reauthenticate(&app, &first, json!({"current_password": PW})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let body = r.json();
+    assert_eq!(body["expires_in"], 300, "{body}");
+    assert_eq!(body["session"]["amr"], json!(["pwd"]), "{body}");
+    assert_eq!(session_of(&app, &first).await["amr"], json!(["pwd"]));
+    let r = setup(&app, &first).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    // It was this credential that proved itself, not the user's others.
+    assert_eq!(setup(&app, &other).await.status, StatusCode::FORBIDDEN);
+
+    // With MFA on, a recent password-only sign-in is not enough.
+    let (kept, secret, codes) = turn_on(&app, "ivan").await;
+    let r = regenerate(&app, &kept, json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
+    let r = reauthenticate(&app, &kept, json!({"current_password": PW})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
+    let r = reauthenticate(
+        &app,
+        &kept,
+        json!({"current_password": PW, "code": "000000"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", text(&r));
+    let r = reauthenticate(
+        &app,
+        &kept,
+        json!({"current_password": PW, "code": code_at(&secret, step_now() + 1)}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    assert_eq!(r.json()["session"]["aal"], "aal2");
+    let r = regenerate(&app, &kept, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    assert_ne!(r.json()["recovery_codes"][0], json!(codes[0]));
+    // Signing out everywhere ends the reauthentication with the rest.
+    let r = call(
+        &app,
+        Method::POST,
+        "/auth/token/logout_all/",
+        &kept,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.db.scalar("SELECT count(*) FROM doorman_reauth").await,
+        0
+    );
+
+    // With a timeout of 0 nothing counts as recent.
+    let strict =
+        TestApp::with_settings(app.db.backend, |s| s.mfa.reauthentication_timeout = 0).await;
+    register(&strict, "judy").await;
+    let fresh = token(&login_token(&strict, "judy", PW).await);
+    let r = call(
+        &strict,
+        Method::POST,
+        "/auth/mfa/totp/setup/",
+        &fresh,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
+}
+
+async fn a_guarded_password_change_or_deletion_asks_for_a_code(app: TestApp) {
+    // Off (the default): the current password is all Djoser asks.
+    let (auth, _, _) = with_app(&app, "kate").await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/auth/users/set_password/",
+        &auth,
+        json!({"current_password": PW, "new_password": "another-Sturdy-one-77"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", text(&r));
+
+    // On, with nothing recent: a user with MFA sends a code too.
+    let app = TestApp::with_settings(app.db.backend, |s| {
+        s.security.reauthentication = true;
+        s.mfa.reauthentication_timeout = 0;
+    })
+    .await;
+    let (auth, _, codes) = with_app(&app, "liam").await;
+    let change = |body: Value| call(&app, Method::POST, "/auth/users/set_password/", &auth, body);
+    let new = "another-Sturdy-one-77";
+    let r = change(json!({"current_password": PW, "new_password": new})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
+    assert_eq!(r.json()["code"], "reauthentication_required");
+    let r =
+        change(json!({"current_password": PW, "new_password": new, "code": "ABCDE-FGHJK"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", text(&r));
+    assert_eq!(r.json(), json!({"code": ["Invalid code."]}));
+    // A wrong password is still the first thing said.
+    let r = change(json!({"current_password": "nope", "new_password": new})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", text(&r));
+    let r = change(json!({"current_password": PW, "new_password": new, "code": codes[0]})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", text(&r));
+
+    let delete = |body: Value| call(&app, Method::DELETE, "/auth/users/me/", &auth, body);
+    let r = delete(json!({"current_password": new})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
+    let r = call(
+        &app,
+        Method::POST,
+        "/auth/users/delete/",
+        &auth,
+        json!({"current_password": new}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "the 1.x name too: {}",
+        text(&r)
+    );
+    let r = delete(json!({"current_password": new, "code": codes[1]})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", text(&r));
+
+    // A user without a factor: the current password is enough.
+    register(&app, "mona").await;
+    let auth = token(&login_token(&app, "mona", PW).await);
+    let r = call(
+        &app,
+        Method::DELETE,
+        "/auth/users/me/",
+        &auth,
+        json!({"current_password": PW}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", text(&r));
 }

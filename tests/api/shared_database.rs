@@ -426,13 +426,10 @@ async fn a_drf_token_follows_revocations(app: TestApp) {
 
 /// The `jti` claim of a JWT (its payload is not checked here).
 fn jti_of(token: &str) -> String {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    claims["jti"].as_str().unwrap().to_string()
+    crate::support::client::jwt_claims(token)["jti"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn refresh_pair(app: &TestApp, username: &str) -> String {

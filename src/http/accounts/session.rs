@@ -23,7 +23,7 @@ use crate::{
         Error,
         mfa::Issue,
         password::Password,
-        sessions::{Device, IssuedPair, LogoutScope},
+        sessions::{Device, IssuedPair, LogoutScope, SignIn},
         users::User,
     },
     http::{
@@ -178,11 +178,11 @@ async fn login(
         }
         Err(e) => return Err(e.into()),
     };
-    state
+    let sign_in = state
         .mfa
         .after_password(&user, Issue::Accounts, code.as_deref())
         .await?;
-    issue(&state, &user, &headers, client).await
+    issue(&state, &user, &sign_in, &headers, client).await
 }
 
 /// `login/`'s success: a new session (also the end of a login that waited
@@ -190,13 +190,14 @@ async fn login(
 pub(crate) async fn issue(
     state: &AppState,
     user: &User,
+    sign_in: &SignIn,
     headers: &HeaderMap,
     client: ClientAddr,
 ) -> Result<Response, ApiError> {
     let device = device(headers, client);
     let IssuedPair {
         access, refresh, ..
-    } = state.sessions.login_session(user, &device).await?;
+    } = state.sessions.login_session(user, &device, sign_in).await?;
     let body = LoginResponse {
         access,
         refresh,

@@ -13,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ALLOW_ACTION, no_content, schema, with_fallback};
 use crate::{
-    domain::{Error, mfa::Issue, password::Password, users::User},
+    domain::{Error, mfa::Issue, password::Password, sessions::SignIn, users::User},
     http::{
         AppState,
         auth::unauthorized,
@@ -91,17 +91,21 @@ async fn jwt_create(
         }
         Err(e) => return Err(e.into()),
     };
-    state
+    let sign_in = state
         .mfa
         .after_password(&user, Issue::Jwt, code.as_deref())
         .await?;
-    issue(&state, &user).await
+    issue(&state, &user, &sign_in).await
 }
 
 /// `jwt/create/`'s success: a new pair (also the end of a login that
 /// waited for its second factor there).
-pub(super) async fn issue(state: &AppState, user: &User) -> Result<Response, ApiError> {
-    let pair = state.sessions.issue_pair(user).await?;
+pub(super) async fn issue(
+    state: &AppState,
+    user: &User,
+    sign_in: &SignIn,
+) -> Result<Response, ApiError> {
+    let pair = state.sessions.issue_pair(user, sign_in).await?;
     Ok(Json(json!({"refresh": pair.refresh, "access": pair.access})).into_response())
 }
 

@@ -17,7 +17,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ALLOW_ACTION, ALLOW_LIST, no_content, schema, with_fallback};
 use crate::{
-    domain::{mfa::Issue, password::Password, sessions::Via},
+    domain::{
+        mfa::Issue,
+        password::Password,
+        sessions::{SignIn, Via},
+    },
     http::{
         AppState,
         accounts::{LoginResponse, issue_session, rfc3339},
@@ -66,6 +70,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
             ALLOW_ACTION,
             false,
         ))
+        .routes(with_fallback(
+            routes!(reauthenticate),
+            "Reauthenticate",
+            ALLOW_ACTION,
+            true,
+        ))
 }
 
 /// A code sent along with a password (a one-request login): a string or a
@@ -86,6 +96,54 @@ pub struct MfaStatusBody {
     pub enabled: bool,
     pub totp: Option<TotpStatus>,
     pub recovery_codes: Option<RecoveryCodeCount>,
+    /// How the credential of this request last proved who the caller is.
+    pub session: SessionProof,
+}
+
+/// When and how a credential's holder last proved who they are: at sign-in
+/// or at a later `reauthenticate/`.
+#[derive(Serialize, ToSchema)]
+pub struct SessionProof {
+    /// When, or `null` when not known (a password login's JWT, a DRF
+    /// token).
+    pub auth_time: Option<String>,
+    /// RFC 8176 method names: `pwd`, `otp`, `mfa`.
+    pub amr: Vec<String>,
+    /// `aal2` with two factors, else `aal1`.
+    pub aal: &'static str,
+}
+
+impl SessionProof {
+    fn of(proof: Option<SignIn>) -> SessionProof {
+        match proof {
+            Some(p) => SessionProof {
+                auth_time: Some(rfc3339(unix_timestamp(p.auth_time))),
+                aal: p.aal(),
+                amr: p.amr,
+            },
+            None => SessionProof {
+                auth_time: None,
+                amr: Vec::new(),
+                aal: "aal1",
+            },
+        }
+    }
+}
+
+fn unix_timestamp(secs: i64) -> crate::store::Timestamp {
+    crate::store::Timestamp(
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+    )
+}
+
+/// What `reauthenticate/` answers.
+#[derive(Serialize, ToSchema)]
+pub struct ReauthenticatedBody {
+    /// How the caller proved themselves just now.
+    pub session: SessionProof,
+    /// For how many seconds this credential may now make sensitive
+    /// changes without the password.
+    pub expires_in: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -154,6 +212,7 @@ async fn mfa_status(
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
     let status = state.mfa.status(&caller.user).await?;
+    let proof = state.mfa.last_proof(&caller).await?;
     Ok(Json(MfaStatusBody {
         enabled: status.enabled,
         totp: status.totp.map(|(created, used)| TotpStatus {
@@ -163,6 +222,7 @@ async fn mfa_status(
         recovery_codes: status
             .recovery_codes
             .map(|(total, unused)| RecoveryCodeCount { total, unused }),
+        session: SessionProof::of(proof),
     })
     .into_response())
 }
@@ -181,10 +241,7 @@ async fn totp_setup(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let (password, _) = reauthentication(&payload)?;
-    let setup = state
-        .mfa
-        .begin_totp(&caller.user, password.as_ref())
-        .await?;
+    let setup = state.mfa.begin_totp(&caller, password.as_ref()).await?;
     Ok(Json(TotpSetupBody {
         secret: setup.secret,
         otpauth_url: setup.url,
@@ -242,7 +299,7 @@ async fn totp_remove(
     let (password, code) = reauthentication(&payload)?;
     state
         .mfa
-        .remove_totp(&caller.user, password.as_ref(), code.as_deref())
+        .remove_totp(&caller, password.as_ref(), code.as_deref())
         .await?;
     Ok(no_content())
 }
@@ -277,7 +334,7 @@ async fn regenerate_recovery_codes(
     let (password, code) = reauthentication(&payload)?;
     let codes = state
         .mfa
-        .regenerate_codes(&caller.user, password.as_ref(), code.as_deref())
+        .regenerate_codes(&caller, password.as_ref(), code.as_deref())
         .await?;
     Ok(Json(RecoveryCodesBody {
         recovery_codes: codes,
@@ -304,15 +361,41 @@ async fn mfa_login(
     let token = f.required_string("mfa_token");
     let code = f.required_string("code");
     f.finish()?;
-    let (user, issue) = state
+    let (user, issue, sign_in) = state
         .mfa
         .finish_login(&token.unwrap_or_default(), &code.unwrap_or_default())
         .await?;
     match issue {
-        Issue::Jwt => super::jwt::issue(&state, &user).await,
-        Issue::Token => super::token::issue(&state, &user).await,
-        Issue::Accounts => issue_session(&state, &user, &headers, client).await,
+        Issue::Jwt => super::jwt::issue(&state, &user, &sign_in).await,
+        Issue::Token => super::token::issue(&state, &user, &sign_in).await,
+        Issue::Accounts => issue_session(&state, &user, &sign_in, &headers, client).await,
     }
+}
+
+/// Prove again who you are, with `current_password` (and a `code` once a
+/// second factor is on): for `mfa.reauthentication_timeout` seconds this
+/// request's credential may then add or remove a factor, or make new
+/// recovery codes, without sending them.
+#[utoipa::path(post, path = "/auth/reauthenticate/", tag = "doorman",
+    request_body = Reauthentication,
+    responses((status = 200, body = ReauthenticatedBody), (status = 400, body = schema::FieldErrors),
+        (status = 401, body = schema::Detail),
+        (status = 403, description = "`current_password`, or the `code` a user with a second factor needs, was not sent (`code` `reauthentication_required`)", body = schema::Detail)))]
+async fn reauthenticate(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    let (password, code) = reauthentication(&payload)?;
+    let (proof, expires_in) = state
+        .mfa
+        .reauthenticate_now(&caller, password.as_ref(), code.as_deref())
+        .await?;
+    Ok(Json(ReauthenticatedBody {
+        session: SessionProof::of(Some(proof)),
+        expires_in,
+    })
+    .into_response())
 }
 
 /// One of the login endpoints' success bodies (for the document; the

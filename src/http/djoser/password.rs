@@ -76,7 +76,8 @@ pub(super) fn own_token(caller: &Caller) -> Option<&crate::store::TokenRef> {
 /// before the change stop working (doorman; Djoser keeps them).
 #[utoipa::path(post, path = "/auth/users/set_password/", tag = "djoser",
     request_body = schema::SetPassword,
-    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail)))]
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail),
+        (status = 403, description = "With `security.reauthentication`: a caller with a second factor sent no `code` and signed in with both factors too long ago (`code` `reauthentication_required`)", body = schema::Detail)))]
 async fn set_password(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -92,6 +93,10 @@ async fn set_password(
     };
     read_current_password(&state, &caller.user, &mut f).await?;
     f.finish()?;
+    state
+        .mfa
+        .guard_credentials_change(&caller, super::mfa::inline_code(&payload).as_deref())
+        .await?;
     let new = Password::new(new.unwrap_or_default());
     let again = again.map(Password::new);
     state

@@ -35,6 +35,9 @@ pub struct UserUpdate {
 #[derive(Serialize, ToSchema)]
 pub struct CurrentPassword {
     pub current_password: String,
+    /// With `security.reauthentication` on, a caller with a second factor
+    /// and no recent two-factor sign-in sends a TOTP or recovery code too.
+    pub code: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -56,6 +59,9 @@ pub struct SetPassword {
     pub current_password: String,
     /// Required with `djoser.set_password_retype`.
     pub re_new_password: Option<String>,
+    /// With `security.reauthentication` on, a caller with a second factor
+    /// and no recent two-factor sign-in sends a TOTP or recovery code too.
+    pub code: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -16,7 +16,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ALLOW_ACTION, fallback, no_content, schema, with_fallback};
 use crate::{
-    domain::{Error, mfa::Issue, password::Password, sessions::Via, users::User},
+    domain::{
+        Error,
+        mfa::Issue,
+        password::Password,
+        sessions::{SignIn, Via},
+        users::User,
+    },
     http::{
         AppState,
         auth::{Authenticated, MaybeCaller},
@@ -101,21 +107,25 @@ async fn token_login(
         }
         Err(e) => return Err(e.into()),
     };
-    state
+    let sign_in = state
         .mfa
         .after_password(&user, Issue::Token, code.as_deref())
         .await?;
-    issue(&state, &user).await
+    issue(&state, &user, &sign_in).await
 }
 
 /// `token/login/`'s success: a new token, and `last_login` (also the end
 /// of a login that waited for its second factor there).
-pub(super) async fn issue(state: &AppState, user: &User) -> Result<Response, ApiError> {
+pub(super) async fn issue(
+    state: &AppState,
+    user: &User,
+    sign_in: &SignIn,
+) -> Result<Response, ApiError> {
     state
         .store
         .set_last_login(user.id, Timestamp::now())
         .await?;
-    let key = state.sessions.create_token(user, "").await?;
+    let key = state.sessions.create_token(user, "", sign_in).await?;
     Ok((StatusCode::OK, Json(json!({ "auth_token": key }))).into_response())
 }
 

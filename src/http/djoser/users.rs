@@ -21,6 +21,7 @@ use crate::{
         access::Principal,
         flows::{Registration, messages},
         password::Password,
+        sessions::Caller,
         users::{EmailAddress, User, UserUpdate, Username},
     },
     http::{
@@ -305,13 +306,17 @@ async fn update_user(
 /// `target` (see `Users::delete` for who may).
 async fn delete(
     state: &AppState,
-    caller: &Principal,
+    (caller, credential): (&Principal, &Caller),
     target: &User,
     payload: &Payload,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(payload);
     read_current_password(state, &caller.user, &mut f).await?;
     f.finish()?;
+    state
+        .mfa
+        .guard_credentials_change(credential, super::mfa::inline_code(payload).as_deref())
+        .await?;
     state.users.delete(caller, target.id).await?;
     Ok(no_content())
 }
@@ -319,15 +324,18 @@ async fn delete(
 /// Delete a user; body `{"current_password"}` (the caller's password).
 #[utoipa::path(delete, path = "/auth/users/{id}/", tag = "djoser", params(("id" = i32, Path)),
     request_body = schema::CurrentPassword,
-    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 403, body = schema::Detail), (status = 404, body = schema::Detail), (status = 409, body = schema::Detail)))]
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail),
+        (status = 403, description = "Not allowed to delete this user; or, with `security.reauthentication`, a caller with a second factor sent no `code` and signed in with both factors too long ago (`code` `reauthentication_required`)", body = schema::Detail),
+        (status = 404, body = schema::Detail), (status = 409, body = schema::Detail)))]
 async fn delete_user(
     State(state): State<AppState>,
     caller: Principal,
+    Authenticated(credential): Authenticated,
     Path(id): Path<String>,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let target = visible_user(&state, &caller.user, &id).await?;
-    delete(&state, &caller, &target, &payload).await
+    delete(&state, (&caller, &credential), &target, &payload).await
 }
 
 /// The caller (1.x: `me/`).
@@ -354,12 +362,15 @@ async fn update_me(
 /// Delete the caller's account; body `{"current_password"}` (1.x: `POST users/delete/`).
 #[utoipa::path(delete, path = "/auth/users/me/", tag = "djoser",
     request_body = schema::CurrentPassword,
-    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail), (status = 409, body = schema::Detail)))]
+    responses((status = 204), (status = 400, body = schema::FieldErrors), (status = 401, body = schema::Detail),
+        (status = 403, description = "With `security.reauthentication`: a caller with a second factor sent no `code` and signed in with both factors too long ago (`code` `reauthentication_required`)", body = schema::Detail),
+        (status = 409, body = schema::Detail)))]
 async fn delete_me(
     State(state): State<AppState>,
     caller: Principal,
+    Authenticated(credential): Authenticated,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let target = caller.user.clone();
-    delete(&state, &caller, &target, &payload).await
+    delete(&state, (&caller, &credential), &target, &payload).await
 }

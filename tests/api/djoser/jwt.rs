@@ -3,7 +3,6 @@
 //! deleted or inactive users refused with a 401, never a 500.
 
 use axum::http::{Method, StatusCode};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use super::{
@@ -34,11 +33,7 @@ on_both_backends!(
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// The JSON payload of a JWT.
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
+use crate::support::client::jwt_claims as claims;
 
 /// A JWT signed with the app's secret key, as simplejwt would make it.
 fn signed(app: &TestApp, claims: Value) -> String {

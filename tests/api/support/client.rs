@@ -36,6 +36,16 @@ pub async fn json_as(
     call(app, method, path, Some(auth), Some(body)).await
 }
 
+/// The JSON payload of a JWT, read without checking the token.
+pub fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("a JSON payload")
+}
+
 pub fn token(key: &str) -> String {
     format!("Token {key}")
 }

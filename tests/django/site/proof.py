@@ -16,6 +16,10 @@ Actions:
   reset_valid NAME TOKEN       default_token_generator.check_token -> {"ok"}
   jwt_pair NAME                simplejwt RefreshToken.for_user -> {"access", "refresh"}
   refresh_ok REFRESH           simplejwt's refresh check with the blacklist -> {"ok", "error"}
+  refresh REFRESH              what simplejwt's jwt/refresh answers for REFRESH, and
+                               the new access token's claims -> {"access", "claims"}
+  totp SECRET STEPS            an authenticator app's code (pyotp) for the time
+                               STEPS 30-second steps from now -> {"code"}
   blacklist REFRESH            simplejwt's RefreshToken(REFRESH).blacklist()
   profile NAME PICTURE ROLE    a seed UserProfile (phone 555) with a picture path and a role
   profile_of NAME              that profile's fields as Django reads them
@@ -44,6 +48,7 @@ try:
     import django
     import djoser  # noqa: F401
     import PIL  # noqa: F401
+    import pyotp  # noqa: F401
     import rest_framework_simplejwt  # noqa: F401
 
     if not os.environ.get("DATABASE_URL", "").startswith("sqlite"):
@@ -111,6 +116,19 @@ def main(action, *args):
             return {"ok": True}
         except TokenError as exc:
             return {"ok": False, "error": str(exc)}
+    if action == "refresh":
+        from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        serializer = TokenRefreshSerializer(data={"refresh": args[0]})
+        serializer.is_valid(raise_exception=True)
+        access = serializer.validated_data["access"]
+        return {"access": access, "claims": AccessToken(access).payload}
+    if action == "totp":
+        import time
+
+        at = time.time() + 30 * int(args[1])
+        return {"code": pyotp.TOTP(args[0]).at(at)}
     if action == "admin_pages":
         admin = User.objects.filter(username="proof-admin").first()
         if admin is None:

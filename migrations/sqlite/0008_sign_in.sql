@@ -1,0 +1,21 @@
+-- How each login proved who the user is: when (auth_time) and by what
+-- (amr, RFC 8176 method names separated by spaces: "pwd", "pwd otp mfa").
+-- JWTs of a second-factor login carry the same as claims.
+ALTER TABLE "doorman_token" ADD COLUMN "auth_time" datetime NULL;
+ALTER TABLE "doorman_token" ADD COLUMN "amr" varchar(64) NOT NULL DEFAULT '';
+ALTER TABLE "doorman_session" ADD COLUMN "auth_time" datetime NULL;
+ALTER TABLE "doorman_session" ADD COLUMN "amr" varchar(64) NOT NULL DEFAULT '';
+
+-- Reauthentications (POST /auth/reauthenticate/): the credential that
+-- asked (the digest of its kind and id: an access JWT's jti, an opaque
+-- token's row, a DRF key), how the user proved themselves again, and
+-- until when that counts for sensitive changes.
+CREATE TABLE "doorman_reauth" (
+  "credential" char(64) NOT NULL PRIMARY KEY,
+  "user_id" integer NOT NULL REFERENCES "auth_user" ("id") ON DELETE CASCADE,
+  "amr" varchar(64) NOT NULL,
+  "at" datetime NOT NULL,
+  "expires_at" datetime NOT NULL
+);
+CREATE INDEX "doorman_reauth_user" ON "doorman_reauth" ("user_id");
+CREATE INDEX "doorman_reauth_expires" ON "doorman_reauth" ("expires_at");
