@@ -19,6 +19,7 @@ use super::{
 };
 use crate::{
     config::Settings,
+    mail::MessageKind,
     model::User,
     security::{mfa as crypto, opaque},
     store::{Store, Timestamp, TokenRef, TotpRow, Tx},
@@ -573,10 +574,12 @@ impl Mfa {
             &mut tx,
             user,
             "authenticator app set up; other sessions signed out",
+            "totp_added",
         )
         .await?;
         tx.commit().await?;
         revoked.settle().await;
+        self.users.mailer().wake();
         Ok(codes)
     }
 
@@ -589,17 +592,20 @@ impl Mfa {
         code: Option<&str>,
     ) -> Result<(), Error> {
         let user = &caller.user;
-        if self.store().totp(user.id).await?.is_none() {
+        let Some(row) = self.store().totp(user.id).await? else {
             return Err(Error::NotFound);
-        }
+        };
         self.reauthenticate(caller, password, code).await?;
         let mut tx = self.store().begin().await?;
         tx.delete_totp(user.id).await?;
         tx.delete_recovery_codes(user.id).await?;
         tx.drop_challenges(user.id).await?;
-        self.record(&mut tx, user, "authenticator app removed")
-            .await?;
+        if row.confirmed_at.is_some() {
+            self.record(&mut tx, user, "authenticator app removed", "totp_removed")
+                .await?;
+        }
         tx.commit().await?;
+        self.users.mailer().wake();
         Ok(())
     }
 
@@ -620,31 +626,50 @@ impl Mfa {
         let (codes, hashes) = new_codes().await?;
         let mut tx = self.store().begin().await?;
         tx.replace_recovery_codes(user.id, &hashes).await?;
-        self.record(&mut tx, user, "recovery codes replaced")
-            .await?;
+        self.record(
+            &mut tx,
+            user,
+            "recovery codes replaced",
+            "recovery_codes_replaced",
+        )
+        .await?;
         tx.commit().await?;
+        self.users.mailer().wake();
         Ok(codes)
     }
 }
 
 impl Mfa {
-    /// The audit record of a change to the user's own factors, in the
-    /// change's transaction.
-    async fn record(&self, tx: &mut Tx, user: &User, what: &str) -> Result<(), Error> {
-        self.record_by(tx, user, Some(user.id), what).await
+    /// The audit record of a change to the user's own factors, and the
+    /// notice mailed to them, in the change's transaction.
+    async fn record(
+        &self,
+        tx: &mut Tx,
+        user: &User,
+        what: &str,
+        change: &str,
+    ) -> Result<(), Error> {
+        self.record_by(tx, user, Some(user.id), what, change).await
     }
 
+    /// `record` of a change made by `by` (`None`: the command line).
+    /// `change` names the notice's wording (see the `mfa_changed`
+    /// templates); a user without an address gets none.
     async fn record_by(
         &self,
         tx: &mut Tx,
         user: &User,
         by: Option<i32>,
         what: &str,
+        change: &str,
     ) -> Result<(), Error> {
         let event = Event::new(Kind::MfaChanged, Some(user.id), &user.username)
             .by(by)
             .detail(what);
-        self.users.audit().in_tx(tx, event).await
+        self.users.audit().in_tx(tx, event).await?;
+        self.users
+            .queue_about(tx, MessageKind::MfaChanged, user, None, Some(change))
+            .await
     }
 
     /// For a user who lost their factors: an administrator who may change
@@ -674,10 +699,12 @@ impl Mfa {
             &target,
             caller.map(|c| c.user.id),
             "second factors reset by an administrator; sessions signed out",
+            "reset_by_admin",
         )
         .await?;
         tx.commit().await?;
         revoked.settle().await;
+        self.users.mailer().wake();
         Ok(had)
     }
 }

@@ -17,7 +17,8 @@ use crate::{config::SiteContext, model::User, store::NewMail};
 
 pub use templates::{Rendered, TemplateError, Templates};
 
-/// The kinds of message doorman sends (Djoser's six, plus a test message).
+/// The kinds of message doorman sends (Djoser's six, a notice of a change
+/// to the second factors, and a test message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
     Activation,
@@ -26,6 +27,8 @@ pub enum MessageKind {
     PasswordChangedConfirmation,
     UsernameReset,
     UsernameChangedConfirmation,
+    /// A second factor was added, removed or reset; `change` names which.
+    MfaChanged,
     Test,
 }
 
@@ -39,6 +42,7 @@ impl MessageKind {
             MessageKind::PasswordChangedConfirmation => "password_changed_confirmation",
             MessageKind::UsernameReset => "username_reset",
             MessageKind::UsernameChangedConfirmation => "username_changed_confirmation",
+            MessageKind::MfaChanged => "mfa_changed",
             MessageKind::Test => "test",
         }
     }
@@ -93,6 +97,18 @@ impl Mailer {
         user: Option<&User>,
         link: Option<&Link<'_>>,
     ) -> Result<NewMail, TemplateError> {
+        self.compose_about(kind, to, user, link, None)
+    }
+
+    /// `compose`, telling the templates which `change` a notice is about.
+    pub fn compose_about(
+        &self,
+        kind: MessageKind,
+        to: &str,
+        user: Option<&User>,
+        link: Option<&Link<'_>>,
+        change: Option<&str>,
+    ) -> Result<NewMail, TemplateError> {
         let user_ctx = user.map(|u| {
             minijinja::context! {
                 id => u.id,
@@ -112,6 +128,7 @@ impl Mailer {
                 uid => link.map(|l| l.uid),
                 token => link.map(|l| l.token),
                 url => url,
+                change => change,
             }
         };
         let text_context = context(path.clone().map(minijinja::Value::from));

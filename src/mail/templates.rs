@@ -88,6 +88,15 @@ const BUILT_IN: &[(&str, &str)] = &[
         "test_subject.txt",
         include_str!("templates/test_subject.txt"),
     ),
+    (
+        "mfa_changed_subject.txt",
+        include_str!("templates/mfa_changed_subject.txt"),
+    ),
+    ("mfa_changed.txt", include_str!("templates/mfa_changed.txt")),
+    (
+        "mfa_changed.html",
+        include_str!("templates/mfa_changed.html"),
+    ),
     ("test.txt", include_str!("templates/test.txt")),
     ("test.html", include_str!("templates/test.html")),
 ];

@@ -27,6 +27,7 @@ crate::on_both_backends!(
     users_without_a_factor_see_no_change,
     an_administrator_resets_a_lost_factor,
     tokens_say_how_the_user_signed_in,
+    every_change_to_a_factor_is_mailed,
     a_recent_sign_in_stands_in_for_the_password,
     a_guarded_password_change_or_deletion_asks_for_a_code,
 );
@@ -643,6 +644,9 @@ async fn an_administrator_resets_a_lost_factor(app: TestApp) {
             .await,
         1
     );
+    let mails = notices(&app, "gina").await;
+    assert_eq!(mails.len(), 2, "set up, then reset: {mails:?}");
+    assert!(mails[1].contains("An administrator"), "{}", mails[1]);
 
     // The command line does the same for the superuser.
     let out = doorman(&app.db)
@@ -943,4 +947,100 @@ async fn a_guarded_password_change_or_deletion_asks_for_a_code(app: TestApp) {
     )
     .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", text(&r));
+}
+
+/// The bodies of the factor-change notices mailed to `name`, oldest first.
+async fn notices(app: &TestApp, name: &str) -> Vec<String> {
+    let count = app
+        .db
+        .scalar(&format!(
+            "SELECT count(*) FROM doorman_outbox WHERE kind = 'mfa_changed' \
+             AND recipient = '{name}@example.com'"
+        ))
+        .await;
+    let mut bodies = Vec::new();
+    for n in 0..count {
+        bodies.push(
+            app.db
+                .text(&format!(
+                    "SELECT body_text FROM doorman_outbox WHERE kind = 'mfa_changed' \
+                     AND recipient = '{name}@example.com' ORDER BY id LIMIT 1 OFFSET {n}"
+                ))
+                .await,
+        );
+    }
+    bodies
+}
+
+async fn every_change_to_a_factor_is_mailed(app: TestApp) {
+    let (auth, _, codes) = with_app(&app, "nina").await;
+    let mails = notices(&app, "nina").await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(
+        mails[0].starts_with("Hello nina,\n\nAn authenticator app was just set up"),
+        "{}",
+        mails[0]
+    );
+    assert!(mails[0].contains("If this was not you"), "{}", mails[0]);
+    assert_eq!(
+        app.db
+            .text("SELECT subject FROM doorman_outbox WHERE kind = 'mfa_changed' LIMIT 1")
+            .await,
+        format!(
+            "Two-factor sign-in changed on {}",
+            app.state.settings.site_context().site_name
+        )
+    );
+    let r = regenerate(
+        &app,
+        &auth,
+        json!({"current_password": PW, "code": codes[0]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let fresh = r.json()["recovery_codes"][0].clone();
+    let r = call(
+        &app,
+        Method::DELETE,
+        "/auth/mfa/totp/",
+        &auth,
+        json!({"current_password": PW, "code": fresh}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", text(&r));
+    let mails = notices(&app, "nina").await;
+    assert_eq!(mails.len(), 3, "{mails:?}");
+    assert!(
+        mails[1].contains("New recovery codes were just made"),
+        "{}",
+        mails[1]
+    );
+    assert!(mails[2].contains("was just removed"), "{}", mails[2]);
+    // No link and no code is ever in a notice.
+    for mail in &mails {
+        assert!(
+            !mail.contains("http") && !mail.contains(&codes[2]),
+            "{mail}"
+        );
+    }
+    // A setup begun and dropped before its first code is no change.
+    let r = call(
+        &app,
+        Method::POST,
+        "/auth/mfa/totp/setup/",
+        &auth,
+        json!({"current_password": PW}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let r = call(
+        &app,
+        Method::DELETE,
+        "/auth/mfa/totp/",
+        &auth,
+        json!({"current_password": PW}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", text(&r));
+    assert_eq!(notices(&app, "nina").await.len(), 3);
 }

@@ -197,6 +197,18 @@ impl Users {
         user: &User,
         link: Option<(&str, &str)>,
     ) -> Result<(), Error> {
+        self.queue_about(tx, kind, user, link, None).await
+    }
+
+    /// `queue`, naming the `change` a notice is about for its templates.
+    pub(crate) async fn queue_about(
+        &self,
+        tx: &mut Tx,
+        kind: MessageKind,
+        user: &User,
+        link: Option<(&str, &str)>,
+        change: Option<&str>,
+    ) -> Result<(), Error> {
         if user.email.is_empty() {
             return Ok(());
         }
@@ -208,7 +220,7 @@ impl Users {
         });
         let mail = self
             .mailer
-            .compose(kind, &user.email, Some(user), link.as_ref())
+            .compose_about(kind, &user.email, Some(user), link.as_ref(), change)
             .map_err(Error::internal)?;
         tx.enqueue_mail(&mail).await?;
         Ok(())
