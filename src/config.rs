@@ -513,6 +513,15 @@ pub struct UserSettings {
     pub unique_email: bool,
     /// Password validators, run in order; all failures are reported together.
     pub password_validators: Vec<PasswordValidator>,
+    /// How users change their own address: `immediate` (Djoser's way:
+    /// `PATCH users/me/` applies it at once) or `verified` (only through
+    /// `users/change_email/`, applied once the new address follows its
+    /// link).
+    pub email_change: EmailChange,
+    /// Link pattern in the mail asking the new address to confirm a
+    /// change (`{uid}`, `{token}`), after the site's domain as Djoser
+    /// builds its links.
+    pub email_change_confirm_url: String,
 }
 
 impl Default for UserSettings {
@@ -522,8 +531,18 @@ impl Default for UserSettings {
             required_fields: vec!["email".into()],
             unique_email: true,
             password_validators: crate::security::validators::default_validators(),
+            email_change: EmailChange::Immediate,
+            email_change_confirm_url: "#/email/change/confirm/{uid}/{token}".into(),
         }
     }
+}
+
+/// `users.email_change`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailChange {
+    Immediate,
+    Verified,
 }
 
 /// The Accounts API (`/api/auth/`).
@@ -983,6 +1002,10 @@ impl Settings {
             (
                 "djoser.username_reset_confirm_url",
                 &self.djoser.username_reset_confirm_url,
+            ),
+            (
+                "users.email_change_confirm_url",
+                &self.users.email_change_confirm_url,
             ),
         ] {
             if !(pattern.contains("{uid}") && pattern.contains("{token}")) {

@@ -293,6 +293,9 @@ impl App {
                 if let Err(e) = sweep_state.store.purge_challenges().await {
                     tracing::warn!(error = %e, "could not purge expired two-factor logins");
                 }
+                if let Err(e) = sweep_state.store.purge_email_changes().await {
+                    tracing::warn!(error = %e, "could not purge expired e-mail changes");
+                }
                 if let Err(e) = sweep_state.store.purge_lockouts().await {
                     tracing::warn!(error = %e, "could not purge ended lockouts");
                 }

@@ -73,10 +73,11 @@ pub enum Kind {
     RoleDeleted,
     ProfileRolesChanged,
     MfaChanged,
+    EmailChangeRequested,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 20] = [
         Kind::LoginSucceeded,
         Kind::LoginFailed,
         Kind::Logout,
@@ -96,6 +97,7 @@ impl Kind {
         Kind::RoleDeleted,
         Kind::ProfileRolesChanged,
         Kind::MfaChanged,
+        Kind::EmailChangeRequested,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +121,7 @@ impl Kind {
             Kind::RoleDeleted => "role_deleted",
             Kind::ProfileRolesChanged => "profile_roles_changed",
             Kind::MfaChanged => "mfa_changed",
+            Kind::EmailChangeRequested => "email_change_requested",
         }
     }
 }

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     config::Settings,
-    mail::MessageKind,
+    mail::{About, MessageKind},
     model::User,
     security::{mfa as crypto, opaque},
     store::{Store, Timestamp, TokenRef, TotpRow, Tx},
@@ -435,7 +435,7 @@ impl Mfa {
     /// they are recently enough (`recently_proved`); otherwise the
     /// password, and for a user with MFA a code too, must come with it
     /// (`prove_again`).
-    async fn reauthenticate(
+    pub async fn reauthenticate(
         &self,
         caller: &Caller,
         password: Option<&Password>,
@@ -668,7 +668,17 @@ impl Mfa {
             .detail(what);
         self.users.audit().in_tx(tx, event).await?;
         self.users
-            .queue_about(tx, MessageKind::MfaChanged, user, None, Some(change))
+            .queue_about(
+                tx,
+                MessageKind::MfaChanged,
+                user,
+                &user.email,
+                None,
+                About {
+                    change: Some(change),
+                    ..About::default()
+                },
+            )
             .await
     }
 

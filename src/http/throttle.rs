@@ -38,6 +38,7 @@ const MAIL_ENDINGS: &[&str] = &[
     "/username/reset/",
     "/email/reset/",
     "/forgot-password/",
+    "/change_email/",
 ];
 
 /// Paths for load balancers and monitors, which ask often from one
@@ -95,6 +96,8 @@ mod tests {
             ("/auth/users/reset_username/", Class::Mail),
             ("/auth/users/reset_email/", Class::Mail),
             ("/api/auth/forgot-password/", Class::Mail),
+            ("/auth/users/change_email/", Class::Mail),
+            ("/auth/users/change_email_confirm/", Class::Confirms),
             ("/auth/users/activation/", Class::Confirms),
             ("/auth/users/reset_password_confirm/", Class::Confirms),
             ("/auth/password/reset/confirm/", Class::Confirms),

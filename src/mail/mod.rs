@@ -17,8 +17,9 @@ use crate::{config::SiteContext, model::User, store::NewMail};
 
 pub use templates::{Rendered, TemplateError, Templates};
 
-/// The kinds of message doorman sends (Djoser's six, a notice of a change
-/// to the second factors, and a test message).
+/// The kinds of message doorman sends (Djoser's six, a verified e-mail
+/// change's link and notice, a notice of a change to the second factors,
+/// and a test message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
     Activation,
@@ -27,6 +28,10 @@ pub enum MessageKind {
     PasswordChangedConfirmation,
     UsernameReset,
     UsernameChangedConfirmation,
+    /// To a new address: follow the link to make it the account's.
+    EmailChange,
+    /// To the old address: a change to `new_email` was asked for.
+    EmailChangeNotice,
     /// A second factor was added, removed or reset; `change` names which.
     MfaChanged,
     Test,
@@ -43,9 +48,20 @@ impl MessageKind {
             MessageKind::UsernameReset => "username_reset",
             MessageKind::UsernameChangedConfirmation => "username_changed_confirmation",
             MessageKind::MfaChanged => "mfa_changed",
+            MessageKind::EmailChange => "email_change",
+            MessageKind::EmailChangeNotice => "email_change_notice",
             MessageKind::Test => "test",
         }
     }
+}
+
+/// What a notice is about, for its templates: `change` names a change to
+/// the second factors (`mfa_changed`), `new_email` the address an e-mail
+/// change goes to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct About<'a> {
+    pub change: Option<&'a str>,
+    pub new_email: Option<&'a str>,
 }
 
 /// A link to put in a message: a Djoser URL pattern (e.g.
@@ -97,17 +113,17 @@ impl Mailer {
         user: Option<&User>,
         link: Option<&Link<'_>>,
     ) -> Result<NewMail, TemplateError> {
-        self.compose_about(kind, to, user, link, None)
+        self.compose_about(kind, to, user, link, About::default())
     }
 
-    /// `compose`, telling the templates which `change` a notice is about.
+    /// `compose`, telling the templates what a notice is `about`.
     pub fn compose_about(
         &self,
         kind: MessageKind,
         to: &str,
         user: Option<&User>,
         link: Option<&Link<'_>>,
-        change: Option<&str>,
+        about: About<'_>,
     ) -> Result<NewMail, TemplateError> {
         let user_ctx = user.map(|u| {
             minijinja::context! {
@@ -128,7 +144,8 @@ impl Mailer {
                 uid => link.map(|l| l.uid),
                 token => link.map(|l| l.token),
                 url => url,
-                change => change,
+                change => about.change,
+                new_email => about.new_email,
             }
         };
         let text_context = context(path.clone().map(minijinja::Value::from));

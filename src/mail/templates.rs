@@ -89,6 +89,30 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("templates/test_subject.txt"),
     ),
     (
+        "email_change_subject.txt",
+        include_str!("templates/email_change_subject.txt"),
+    ),
+    (
+        "email_change.txt",
+        include_str!("templates/email_change.txt"),
+    ),
+    (
+        "email_change.html",
+        include_str!("templates/email_change.html"),
+    ),
+    (
+        "email_change_notice_subject.txt",
+        include_str!("templates/email_change_notice_subject.txt"),
+    ),
+    (
+        "email_change_notice.txt",
+        include_str!("templates/email_change_notice.txt"),
+    ),
+    (
+        "email_change_notice.html",
+        include_str!("templates/email_change_notice.html"),
+    ),
+    (
         "mfa_changed_subject.txt",
         include_str!("templates/mfa_changed_subject.txt"),
     ),

@@ -15,9 +15,11 @@ pub use import::{
     DRF_LABEL, Import, ImportError, Mode as ImportMode, Progress, Report as ImportReport,
     Source as ImportSource, SourceApps, Tally,
 };
+mod email_changes;
 mod lockouts;
 mod mfa;
 pub use access::RoleMembers;
+pub use email_changes::EmailChangeRow;
 pub use lockouts::Lockout;
 pub use mfa::{ChallengeRow, RecoveryCodeRow, TotpRow};
 mod outbox;

@@ -19,6 +19,7 @@ mod connections;
 mod delegation;
 mod django_proof;
 mod djoser;
+mod email_change;
 mod enumeration;
 mod faults;
 mod hardening;

@@ -5,7 +5,7 @@ use super::*;
 
 impl Flows {
     /// Applies a new login-field value (username or e-mail) to `user`.
-    fn login_change(&self, value: &str) -> UserChanges {
+    pub(super) fn login_change(&self, value: &str) -> UserChanges {
         match self.users.settings().users.login_field {
             LoginField::Username => UserChanges {
                 username: Some(value.to_string()),
@@ -23,6 +23,7 @@ impl Flows {
 
     /// `POST users/set_{U}/` (after the field phase).
     pub async fn set_login(&self, user: &User, value: &str) -> Result<(), FlowError> {
+        self.refuse_unverified_address(user, value)?;
         let mut tx = self.users.store().begin().await?;
         self.apply_login_change(&mut tx, user.id, value).await?;
         self.confirm_login_change(&mut tx, user, value).await?;
@@ -92,6 +93,20 @@ impl Flows {
         changed
     }
 
+    /// With `users.email_change = "verified"` and addresses as the login,
+    /// a new address is set only through a link to it
+    /// (`request_email_change`), not by `set_email/` or
+    /// `reset_email_confirm/`, which prove only the old one.
+    fn refuse_unverified_address(&self, user: &User, value: &str) -> Result<(), FlowError> {
+        if self.users.settings().users.login_field == LoginField::Email
+            && self.email_change_verified()
+            && !value.eq_ignore_ascii_case(&user.email)
+        {
+            return Err(Error::field("new_email", super::EMAIL_CHANGE_VERIFIED).into());
+        }
+        Ok(())
+    }
+
     /// `POST users/reset_{U}_confirm/` (after the field phase and retype):
     /// uid, token, then the change with `last_login` touched.
     pub async fn reset_login_confirm(
@@ -106,6 +121,7 @@ impl Flows {
         if !self.users.check_token(&user, &hash, token) {
             return Err(Error::field("token", messages::INVALID_TOKEN).into());
         }
+        self.refuse_unverified_address(&user, value)?;
         let mut tx = self.users.store().begin().await?;
         self.apply_login_change(&mut tx, user.id, value).await?;
         tx.set_last_login(user.id, Timestamp::now()).await?;

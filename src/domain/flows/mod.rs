@@ -82,7 +82,9 @@ pub struct Flows {
     users: Users,
 }
 
+mod email_change;
 mod login;
+pub use email_change::EMAIL_CHANGE_VERIFIED;
 mod password;
 mod registration;
 

@@ -18,7 +18,7 @@ use crate::{
         profiles::pictures,
         sessions,
     },
-    mail::{Link, MessageKind},
+    mail::{About, Link, MessageKind},
     security::django_tokens::{TokenUser, encode_uid},
     security::validators::UserAttributes,
     store::{StoreError, Timestamp, Tx, UserChanges},
@@ -197,19 +197,21 @@ impl Users {
         user: &User,
         link: Option<(&str, &str)>,
     ) -> Result<(), Error> {
-        self.queue_about(tx, kind, user, link, None).await
+        self.queue_about(tx, kind, user, &user.email, link, About::default())
+            .await
     }
 
-    /// `queue`, naming the `change` a notice is about for its templates.
+    /// `queue` to address `to`, saying what the notice is `about`.
     pub(crate) async fn queue_about(
         &self,
         tx: &mut Tx,
         kind: MessageKind,
         user: &User,
+        to: &str,
         link: Option<(&str, &str)>,
-        change: Option<&str>,
+        about: About<'_>,
     ) -> Result<(), Error> {
-        if user.email.is_empty() {
+        if to.is_empty() {
             return Ok(());
         }
         let uid = encode_uid(user.id);
@@ -220,7 +222,7 @@ impl Users {
         });
         let mail = self
             .mailer
-            .compose_about(kind, &user.email, Some(user), link.as_ref(), change)
+            .compose_about(kind, to, Some(user), link.as_ref(), about)
             .map_err(Error::internal)?;
         tx.enqueue_mail(&mail).await?;
         Ok(())
@@ -371,6 +373,18 @@ impl Users {
             if !missing.is_empty() {
                 errors.push(("groups".into(), vec![missing_message(&missing)]));
             }
+        }
+        // With verified changes, a user's own new address goes through a
+        // link to it (`Flows::request_email_change`); an administrator
+        // still sets another user's.
+        if email_changed
+            && caller.user.id == target.id
+            && self.settings.users.email_change == crate::config::EmailChange::Verified
+        {
+            errors.push((
+                "email".into(),
+                vec![crate::domain::flows::EMAIL_CHANGE_VERIFIED.into()],
+            ));
         }
         if !errors.is_empty() {
             return Err(Error::Validation(errors));

@@ -6,6 +6,7 @@
 //! revoked on password change/reset). One file per group of actions.
 
 pub(crate) mod activation;
+mod email_change;
 mod jwt;
 mod mfa;
 mod password;
@@ -41,7 +42,8 @@ pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
         .merge(password::routes())
         .merge(token::routes())
         .merge(jwt::routes())
-        .merge(mfa::routes());
+        .merge(mfa::routes())
+        .merge(email_change::routes());
     router
         .merge(username::routes(settings.users.login_field))
         .route(

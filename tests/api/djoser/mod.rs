@@ -19,15 +19,11 @@ mod users;
 
 use axum::http::{Method, StatusCode};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use doorman::config::Settings;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
 use crate::support::{
-    Backend, TestApp, TestResponse,
-    apps::app_on,
+    TestApp, TestResponse,
     client::{assert_json, call, post, text},
-    smtp::SmtpSink,
 };
 
 // ---------------------------------------------------------------------------
@@ -37,7 +33,7 @@ use crate::support::{
 /// Another password every validator accepts, for changes and resets.
 pub(crate) const NEW_PW: &str = "another-Solid-phrase-77";
 /// The front end's domain in mailed links.
-pub(crate) const DOMAIN: &str = "front.example.test";
+pub(crate) use crate::support::smtp::{app_with_mail, delivered, link_in, mail_app_on};
 
 pub(crate) const REQUIRED: &str = "This field is required.";
 pub(crate) const BLANK: &str = "This field may not be blank.";
@@ -155,75 +151,6 @@ pub(crate) async fn token_rows(app: &TestApp, user_id: i64) -> i64 {
             "SELECT COUNT(*) FROM doorman_token WHERE user_id = {user_id}"
         ))
         .await
-}
-
-/// A fresh app on `backend` whose mail goes to a real SMTP server in the
-/// test, with links to [`DOMAIN`] and the site name "Example".
-pub(crate) async fn mail_app_on(
-    backend: Backend,
-    tweak: impl FnOnce(&mut Settings),
-) -> (TestApp, SmtpSink) {
-    let sink = SmtpSink::start().await;
-    let url = sink.url();
-    let app = app_on(backend, move |s| {
-        s.email.url = url;
-        s.djoser.domain = Some(DOMAIN.into());
-        s.djoser.site_name = Some("Example".into());
-        tweak(s);
-    })
-    .await;
-    (app, sink)
-}
-
-/// [`mail_app_on`] on the backend of `app`, which is dropped.
-pub(crate) async fn app_with_mail(
-    app: TestApp,
-    tweak: impl FnOnce(&mut Settings),
-) -> (TestApp, SmtpSink) {
-    let backend = app.db.backend;
-    drop(app);
-    mail_app_on(backend, tweak).await
-}
-
-/// One delivered message.
-#[derive(Debug, Clone)]
-pub(crate) struct Mail {
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-}
-
-/// Runs the outbox worker until nothing is due; every message the SMTP
-/// sink has received so far, oldest first.
-pub(crate) async fn delivered(app: &TestApp, sink: &SmtpSink) -> Vec<Mail> {
-    let worker = doorman::mail_worker(&app.state);
-    let stop = watch::channel(false).1;
-    while worker.run_once(&stop).await.unwrap() > 0 {}
-    sink.received()
-        .iter()
-        .map(|r| {
-            let m = r.parsed();
-            Mail {
-                to: r.to.join(","),
-                subject: m.subject().unwrap_or_default().to_string(),
-                text: m.body_text(0).map(|t| t.to_string()).unwrap_or_default(),
-            }
-        })
-        .collect()
-}
-
-/// The `(uid, token)` of the link `http://DOMAIN/{path}{uid}/{token}` in a
-/// mail, e.g. `path = "#/activate/"`.
-pub(crate) fn link_in(mail: &Mail, path: &str) -> (String, String) {
-    let prefix = format!("http://{DOMAIN}/{path}");
-    let start = mail
-        .text
-        .find(&prefix)
-        .unwrap_or_else(|| panic!("no link {prefix}… in {:?}", mail.text))
-        + prefix.len();
-    let rest = mail.text[start..].split_whitespace().next().unwrap();
-    let (uid, token) = rest.split_once('/').expect("uid/token");
-    (uid.to_string(), token.to_string())
 }
 
 // ---------------------------------------------------------------------------

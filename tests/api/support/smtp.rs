@@ -3,7 +3,8 @@
 //! TCP, and keeps every message it accepts. It can be stopped and started
 //! again on the same port to play an outage. Written here because the tests
 //! need to control it from inside the test process; it is test code, not a
-//! stand-in for doorman's transport, which runs unchanged against it.
+//! stand-in for doorman's transport, which runs unchanged against it. Also
+//! the apps that mail to it and the reading of what they sent.
 
 use std::{
     net::SocketAddr,
@@ -11,11 +12,15 @@ use std::{
     time::Duration,
 };
 
+use doorman::config::Settings;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
+    sync::watch,
     task::JoinHandle,
 };
+
+use super::{Backend, TestApp, apps::app_on};
 
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -177,4 +182,76 @@ async fn session(stream: TcpStream, inbox: Arc<Mutex<Vec<Received>>>) {
             return;
         }
     }
+}
+
+/// The host name in links of the apps [`mail_app_on`] makes.
+pub(crate) const DOMAIN: &str = "front.example.test";
+
+/// A fresh app on `backend` whose mail goes to a real SMTP server in the
+/// test, with links to [`DOMAIN`] and the site name "Example".
+pub(crate) async fn mail_app_on(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Settings),
+) -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = app_on(backend, move |s| {
+        s.email.url = url;
+        s.djoser.domain = Some(DOMAIN.into());
+        s.djoser.site_name = Some("Example".into());
+        tweak(s);
+    })
+    .await;
+    (app, sink)
+}
+
+/// [`mail_app_on`] on the backend of `app`, which is dropped.
+pub(crate) async fn app_with_mail(
+    app: TestApp,
+    tweak: impl FnOnce(&mut Settings),
+) -> (TestApp, SmtpSink) {
+    let backend = app.db.backend;
+    drop(app);
+    mail_app_on(backend, tweak).await
+}
+
+/// One delivered message.
+#[derive(Debug, Clone)]
+pub(crate) struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// Runs the outbox worker until nothing is due; every message the SMTP
+/// sink has received so far, oldest first.
+pub(crate) async fn delivered(app: &TestApp, sink: &SmtpSink) -> Vec<Mail> {
+    let worker = doorman::mail_worker(&app.state);
+    let stop = watch::channel(false).1;
+    while worker.run_once(&stop).await.unwrap() > 0 {}
+    sink.received()
+        .iter()
+        .map(|r| {
+            let m = r.parsed();
+            Mail {
+                to: r.to.join(","),
+                subject: m.subject().unwrap_or_default().to_string(),
+                text: m.body_text(0).map(|t| t.to_string()).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// The `(uid, token)` of the link `http://DOMAIN/{path}{uid}/{token}` in a
+/// mail, e.g. `path = "#/activate/"`.
+pub(crate) fn link_in(mail: &Mail, path: &str) -> (String, String) {
+    let prefix = format!("http://{DOMAIN}/{path}");
+    let start = mail
+        .text
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no link {prefix}… in {:?}", mail.text))
+        + prefix.len();
+    let rest = mail.text[start..].split_whitespace().next().unwrap();
+    let (uid, token) = rest.split_once('/').expect("uid/token");
+    (uid.to_string(), token.to_string())
 }

@@ -19,3 +19,18 @@ CREATE TABLE "doorman_reauth" (
 );
 CREATE INDEX "doorman_reauth_user" ON "doorman_reauth" ("user_id");
 CREATE INDEX "doorman_reauth_expires" ON "doorman_reauth" ("expires_at");
+
+-- E-mail changes waiting for the new address to confirm them
+-- (POST /auth/users/change_email/): the link's token as a digest, the
+-- address it applies, until when, and when it was used (once).
+CREATE TABLE "doorman_email_change" (
+  "id" integer NOT NULL PRIMARY KEY AUTOINCREMENT,
+  "user_id" integer NOT NULL REFERENCES "auth_user" ("id") ON DELETE CASCADE,
+  "new_email" varchar(254) NOT NULL,
+  "token_digest" char(64) NOT NULL UNIQUE,
+  "created_at" datetime NOT NULL,
+  "expires_at" datetime NOT NULL,
+  "used_at" datetime NULL
+);
+CREATE INDEX "doorman_email_change_user" ON "doorman_email_change" ("user_id");
+CREATE INDEX "doorman_email_change_expires" ON "doorman_email_change" ("expires_at");
