@@ -64,6 +64,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub audit: AuditSettings,
     pub mfa: MfaSettings,
+    pub webauthn: WebauthnSettings,
     pub log: LogSettings,
 }
 
@@ -660,6 +661,69 @@ pub struct MfaSettings {
     /// sensitive changes (adding or removing a factor, new recovery codes),
     /// which otherwise need the password (and a code) sent along.
     pub reauthentication_timeout: u64,
+}
+
+/// Passkeys (WebAuthn). Unset, the relying party is the host of
+/// `server.public_url` (that URL the one origin), or else of the site's
+/// `djoser.domain`, or else `localhost` on the listening port.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnSettings {
+    /// The relying party id: a domain, equal to or a parent of each origin's.
+    pub rp_id: Option<String>,
+    /// The name authenticators show; the site name when unset.
+    pub rp_name: Option<String>,
+    /// The origins (`https://app.example.com`) whose pages may use passkeys.
+    pub origins: Vec<String>,
+    /// Also sign in with a passkey alone (`passkeys/login/`), no password.
+    pub passwordless: bool,
+}
+
+/// The relying party as configured, with the defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelyingParty {
+    pub id: String,
+    pub name: String,
+    pub origins: Vec<url::Url>,
+}
+
+impl Settings {
+    /// `webauthn` with its defaults; an error names the bad setting.
+    pub fn relying_party(&self) -> Result<RelyingParty, String> {
+        let w = &self.webauthn;
+        let parse = |o: &str| {
+            url::Url::parse(o).map_err(|e| format!("webauthn.origins: `{o}` is not a URL: {e}"))
+        };
+        let mut origins = w
+            .origins
+            .iter()
+            .map(|o| parse(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        if origins.is_empty() {
+            let site = self.site_context();
+            let fallback = match &self.server.public_url {
+                Some(public) if !public.is_empty() => public.clone(),
+                _ if self.djoser.domain.as_deref().is_some_and(|d| !d.is_empty()) => {
+                    format!("{}://{}", site.protocol, site.domain)
+                }
+                _ => format!("http://localhost:{}", self.server.listen.port()),
+            };
+            origins.push(parse(&fallback)?);
+        }
+        let id = match &w.rp_id {
+            Some(id) if !id.is_empty() => id.clone(),
+            _ => origins[0]
+                .host_str()
+                .ok_or("webauthn.origins: the first origin has no host")?
+                .to_string(),
+        };
+        let name = w
+            .rp_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| self.site_context().site_name);
+        Ok(RelyingParty { id, name, origins })
+    }
 }
 
 impl Default for MfaSettings {

@@ -46,6 +46,8 @@ pub enum StartError {
     Mail(String),
     #[error("rate_limit.redis_url: {0}")]
     RateLimit(String),
+    #[error("{0}")]
+    Webauthn(String),
     #[error("cannot listen on {addr} (server.listen): {source}")]
     Bind {
         addr: SocketAddr,
@@ -202,7 +204,8 @@ pub async fn build_state(
         settings.clone(),
     );
     let flows = domain::flows::Flows::new(users.clone());
-    let mfa = domain::mfa::Mfa::new(users.clone(), sessions.clone(), &settings);
+    let mfa = domain::mfa::Mfa::new(users.clone(), sessions.clone(), &settings)
+        .map_err(StartError::Webauthn)?;
     Ok(AppState::new(http::Services {
         mfa,
         settings,
@@ -292,6 +295,9 @@ impl App {
                 }
                 if let Err(e) = sweep_state.store.purge_challenges().await {
                     tracing::warn!(error = %e, "could not purge expired two-factor logins");
+                }
+                if let Err(e) = sweep_state.store.purge_ceremonies().await {
+                    tracing::warn!(error = %e, "could not purge expired passkey ceremonies");
                 }
                 if let Err(e) = sweep_state.store.purge_email_changes().await {
                     tracing::warn!(error = %e, "could not purge expired e-mail changes");

@@ -5,7 +5,10 @@
 //! A user "has MFA" once a TOTP secret is confirmed. Until then nothing
 //! about their logins changes: `after_password` lets every login through.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use time::OffsetDateTime;
 
@@ -22,8 +25,21 @@ use crate::{
     mail::{About, MessageKind},
     model::User,
     security::{mfa as crypto, opaque},
-    store::{Store, Timestamp, TokenRef, TotpRow, Tx},
+    store::{ChallengeRow, Store, Timestamp, TokenRef, TotpRow, Tx},
 };
+
+mod passkeys;
+pub use passkeys::{MAX_PASSKEYS, NAME_MAX, PasskeyInfo, Registered, relying_party};
+pub use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
+
+/// What finishes a waiting login.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// A TOTP or recovery code.
+    Code(&'a str),
+    /// A passkey's assertion, for the options of `mfa/login/webauthn/options/`.
+    Passkey(&'a PublicKeyCredential),
+}
 
 /// How long a login waits for its second factor.
 pub const CHALLENGE_SECS: u64 = 300;
@@ -60,7 +76,7 @@ pub enum Issue {
 }
 
 impl Issue {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Issue::Jwt => "jwt",
             Issue::Token => "token",
@@ -68,7 +84,7 @@ impl Issue {
         }
     }
 
-    fn parse(s: &str) -> Option<Issue> {
+    pub fn parse(s: &str) -> Option<Issue> {
         [Issue::Jwt, Issue::Token, Issue::Accounts]
             .into_iter()
             .find(|i| i.as_str() == s)
@@ -88,6 +104,7 @@ pub struct MfaChallenge {
 #[derive(Debug, Clone)]
 pub struct MfaStatus {
     pub enabled: bool,
+    pub passkeys: Vec<PasskeyInfo>,
     /// The confirmed authenticator app: when it was set up, last used.
     pub totp: Option<(Timestamp, Option<Timestamp>)>,
     /// Recovery codes: how many, how many unused.
@@ -113,6 +130,10 @@ pub struct Mfa {
     recent_secs: u64,
     /// `security.reauthentication`.
     guard_password_and_delete: bool,
+    /// The WebAuthn relying party (`webauthn` settings).
+    relying_party: Arc<webauthn_rs::Webauthn>,
+    /// `webauthn.passwordless`.
+    passwordless: bool,
 }
 
 /// RFC 8176 method names.
@@ -140,21 +161,24 @@ fn later(secs: u64) -> Timestamp {
 }
 
 impl Mfa {
-    pub fn new(users: Users, sessions: Sessions, settings: &Settings) -> Self {
+    /// An error names a bad `webauthn` setting.
+    pub fn new(users: Users, sessions: Sessions, settings: &Settings) -> Result<Self, String> {
         let key = settings
             .security
             .mfa_key
             .clone()
             .or_else(|| settings.security.secret_key.clone())
             .unwrap_or_default();
-        Self {
+        Ok(Self {
             users,
             sessions,
             sealer: crypto::SecretBox::new(&key),
             issuer: settings.site_context().site_name,
             recent_secs: settings.mfa.reauthentication_timeout,
             guard_password_and_delete: settings.security.reauthentication,
-        }
+            relying_party: Arc::new(relying_party(settings)?),
+            passwordless: settings.webauthn.passwordless,
+        })
     }
 
     fn store(&self) -> &Store {
@@ -166,6 +190,15 @@ impl Mfa {
         Ok(self.store().has_mfa(user_id).await?)
     }
 
+    /// Whether the user has a confirmed authenticator app.
+    async fn totp_on(&self, user_id: i32) -> Result<bool, Error> {
+        Ok(self
+            .store()
+            .totp(user_id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some()))
+    }
+
     pub async fn status(&self, user: &User) -> Result<MfaStatus, Error> {
         let totp = self
             .store()
@@ -173,8 +206,10 @@ impl Mfa {
             .await?
             .filter(|t| t.confirmed_at.is_some());
         let codes = self.store().recovery_codes(user.id).await?;
+        let passkeys = self.passkeys(user.id).await?;
         Ok(MfaStatus {
-            enabled: totp.is_some(),
+            enabled: totp.is_some() || !passkeys.is_empty(),
+            passkeys,
             totp: totp.map(|t| (t.confirmed_at.unwrap_or(t.created_at), t.last_used_at)),
             recovery_codes: (!codes.is_empty())
                 .then(|| (codes.len(), codes.iter().filter(|c| !c.used).count())),
@@ -183,7 +218,13 @@ impl Mfa {
 
     /// The methods a user with MFA may finish a login with.
     async fn methods(&self, user_id: i32) -> Result<Vec<&'static str>, Error> {
-        let mut methods = vec!["totp"];
+        let mut methods = Vec::new();
+        if self.totp_on(user_id).await? {
+            methods.push("totp");
+        }
+        if !self.store().passkeys(user_id).await?.is_empty() {
+            methods.push("webauthn");
+        }
         let codes = self.store().recovery_codes(user_id).await?;
         if codes.iter().any(|c| !c.used) {
             methods.push("recovery_codes");
@@ -235,23 +276,11 @@ impl Mfa {
     pub async fn finish_login(
         &self,
         token: &str,
-        code: &str,
+        proof: Proof<'_>,
     ) -> Result<(User, Issue, SignIn), Error> {
-        let Some(challenge) = self.store().challenge(&opaque::digest(token)).await? else {
-            return Err(Error::MfaTokenInvalid);
-        };
+        let (challenge, user) = self.live_challenge(token).await?;
         let issue = Issue::parse(&challenge.issue).ok_or(Error::MfaTokenInvalid)?;
-        if challenge.consumed
-            || challenge.attempts >= CHALLENGE_ATTEMPTS
-            || challenge.expires_at <= Timestamp::now()
-        {
-            return Err(Error::MfaTokenInvalid);
-        }
-        let user = match self.store().find_user_by_id(challenge.user_id).await? {
-            Some(user) if user.is_active => user,
-            _ => return Err(Error::MfaTokenInvalid),
-        };
-        // The try is booked before the code is checked, so parallel
+        // The try is booked before the proof is checked, so parallel
         // requests cannot each get a guess past the limit.
         if !self
             .store()
@@ -260,13 +289,45 @@ impl Mfa {
         {
             return Err(Error::MfaTokenInvalid);
         }
-        if !self.check_code(&user, code).await? {
-            return Err(Error::field("code", INVALID_CODE));
-        }
+        let sign_in = match proof {
+            Proof::Code(code) => match self.check_code(&user, code).await? {
+                true => two_factors(),
+                false => return Err(Error::field("code", INVALID_CODE)),
+            },
+            Proof::Passkey(credential) => {
+                match self
+                    .passkey_is_right(&user, challenge.id, credential)
+                    .await?
+                {
+                    true => passkeys::password_and_passkey(),
+                    false => {
+                        return Err(Error::field("credential", "The passkey was not accepted."));
+                    }
+                }
+            }
+        };
         if !self.store().consume_challenge(challenge.id).await? {
             return Err(Error::MfaTokenInvalid);
         }
-        Ok((user, issue, two_factors()))
+        Ok((user, issue, sign_in))
+    }
+
+    /// The waiting login `token` names, still open, and its active user;
+    /// `MfaTokenInvalid` otherwise.
+    async fn live_challenge(&self, token: &str) -> Result<(ChallengeRow, User), Error> {
+        let Some(challenge) = self.store().challenge(&opaque::digest(token)).await? else {
+            return Err(Error::MfaTokenInvalid);
+        };
+        if challenge.consumed
+            || challenge.attempts >= CHALLENGE_ATTEMPTS
+            || challenge.expires_at <= Timestamp::now()
+        {
+            return Err(Error::MfaTokenInvalid);
+        }
+        match self.store().find_user_by_id(challenge.user_id).await? {
+            Some(user) if user.is_active => Ok((challenge, user)),
+            _ => Err(Error::MfaTokenInvalid),
+        }
     }
 
     /// A TOTP code (six digits) or an unused recovery code of a user with
@@ -277,14 +338,23 @@ impl Mfa {
     /// the app's codes are refused until a recovery code works or an
     /// administrator clears them (NIST SP 800-63B §3.2.2).
     async fn check_code(&self, user: &User, code: &str) -> Result<bool, Error> {
-        let Some(row) = self.store().totp(user.id).await? else {
-            return Ok(false);
-        };
-        if row.confirmed_at.is_none() {
-            return Ok(false);
-        }
         let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         let from_app = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+        let app = self
+            .store()
+            .totp(user.id)
+            .await?
+            .filter(|t| t.confirmed_at.is_some());
+        let Some(row) = app else {
+            // A user whose factors are passkeys only: their recovery codes
+            // still work. Wrong ones are limited per waiting login (five)
+            // and by the login budgets; the count in a row is kept in the
+            // app's row, which this user has none of.
+            if from_app || !self.enabled(user.id).await? {
+                return Ok(false);
+            }
+            return self.recovery_code_is_right(user, &code).await;
+        };
         if from_app && row.failures >= LOCK_AFTER {
             return Err(Error::State(APP_LOCKED.into()));
         }
@@ -501,14 +571,16 @@ impl Mfa {
         &self,
         caller: &Caller,
         password: Option<&Password>,
+        code: Option<&str>,
     ) -> Result<TotpSetup, Error> {
         let user = &caller.user;
-        if self.enabled(user.id).await? {
+        if self.totp_on(user.id).await? {
             return Err(Error::State(
                 "An authenticator app is already set up; remove it first.".into(),
             ));
         }
-        self.reauthenticate(caller, password, None).await?;
+        // Once MFA is on (a passkey), adding an app wants a code too.
+        self.reauthenticate(caller, password, code).await?;
         let secret = crypto::new_totp_secret();
         let url = crypto::totp_url(&secret, &self.issuer, &user.username)
             .ok_or_else(|| Error::internal(std::fmt::Error))?;
@@ -539,7 +611,7 @@ impl Mfa {
         user: &User,
         code: &str,
         keep: Option<&TokenRef>,
-    ) -> Result<Vec<String>, Error> {
+    ) -> Result<Option<Vec<String>>, Error> {
         let Some(row) = self.store().totp(user.id).await? else {
             return Err(Error::NotFound);
         };
@@ -556,7 +628,11 @@ impl Mfa {
         let Some(step) = crypto::totp_step(&secret, &code, unix_now()) else {
             return Err(Error::field("code", INVALID_CODE));
         };
-        let (codes, hashes) = new_codes().await?;
+        let first = !self.enabled(user.id).await?;
+        let codes = match first {
+            true => Some(new_codes().await?),
+            false => None,
+        };
         let mut tx = self.store().begin().await?;
         if !tx
             .confirm_totp(
@@ -568,19 +644,22 @@ impl Mfa {
         {
             return Err(Error::NotFound);
         }
-        tx.replace_recovery_codes(user.id, &hashes).await?;
-        let revoked = sessions::revoke_all(&mut tx, user.id, keep).await?;
-        self.record(
-            &mut tx,
-            user,
-            "authenticator app set up; other sessions signed out",
-            "totp_added",
-        )
-        .await?;
+        let mut revoked = None;
+        if let Some((_, hashes)) = &codes {
+            tx.replace_recovery_codes(user.id, hashes).await?;
+            revoked = Some(sessions::revoke_all(&mut tx, user.id, keep).await?);
+        }
+        let what = match first {
+            true => "authenticator app set up; other sessions signed out",
+            false => "authenticator app set up",
+        };
+        self.record(&mut tx, user, what, "totp_added").await?;
         tx.commit().await?;
-        revoked.settle().await;
+        if let Some(revoked) = revoked {
+            revoked.settle().await;
+        }
         self.users.mailer().wake();
-        Ok(codes)
+        Ok(codes.map(|(shown, _)| shown))
     }
 
     /// `DELETE mfa/totp/`: removes the app; with no factor left, the
@@ -598,8 +677,10 @@ impl Mfa {
         self.reauthenticate(caller, password, code).await?;
         let mut tx = self.store().begin().await?;
         tx.delete_totp(user.id).await?;
-        tx.delete_recovery_codes(user.id).await?;
-        tx.drop_challenges(user.id).await?;
+        if !tx.has_factor(user.id).await? {
+            tx.delete_recovery_codes(user.id).await?;
+            tx.drop_challenges(user.id).await?;
+        }
         if row.confirmed_at.is_some() {
             self.record(&mut tx, user, "authenticator app removed", "totp_removed")
                 .await?;
@@ -701,7 +782,9 @@ impl Mfa {
             self.users.authorize_change(caller, &target, true).await?;
         }
         let mut tx = self.store().begin().await?;
-        let had = tx.delete_totp(user_id).await?;
+        let had_app = tx.delete_totp(user_id).await?;
+        let had_passkey = tx.delete_passkeys(user_id).await?;
+        let had = had_app || had_passkey;
         tx.delete_recovery_codes(user_id).await?;
         let revoked = sessions::revoke_all(&mut tx, user_id, None).await?;
         self.record_by(

@@ -16,6 +16,9 @@ const LOGINS: &[&str] = &[
     "/api/auth/login/",
     "/auth/mfa/login/",
     "/auth/reauthenticate/",
+    "/auth/mfa/login/webauthn/options/",
+    "/auth/passkeys/login/options/",
+    "/auth/passkeys/login/",
 ];
 
 const REGISTRATIONS: &[&str] = &[

@@ -80,10 +80,13 @@ impl Store {
         ))
     }
 
-    /// Whether the user has a confirmed factor.
+    /// Whether the user has a confirmed factor: an authenticator app or a
+    /// passkey.
     pub async fn has_mfa(&self, user_id: i32) -> Result<bool, StoreError> {
         let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT user_id FROM doorman_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM doorman_totp WHERE user_id = $1 \
+             AND confirmed_at IS NOT NULL) OR EXISTS (SELECT 1 FROM doorman_webauthn_credential \
+             WHERE user_id = $1)",
         )
         .bind(user_id)
         .fetch_optional(pool)

@@ -18,10 +18,12 @@ pub use import::{
 mod email_changes;
 mod lockouts;
 mod mfa;
+mod webauthn;
 pub use access::RoleMembers;
 pub use email_changes::EmailChangeRow;
 pub use lockouts::Lockout;
 pub use mfa::{ChallengeRow, RecoveryCodeRow, TotpRow};
+pub use webauthn::{CeremonyRow, PasskeyRow};
 mod outbox;
 mod profile_tables;
 mod profiles;

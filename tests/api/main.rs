@@ -34,6 +34,7 @@ mod migrations;
 mod names;
 mod one_home;
 mod ops;
+mod passkeys;
 mod properties;
 mod rate_limits;
 mod secrets_in_logs;

@@ -552,7 +552,7 @@ async fn users_without_a_factor_see_no_change(app: TestApp) {
     let session = status.as_object_mut().unwrap().remove("session").unwrap();
     assert_eq!(
         status,
-        json!({"enabled": false, "totp": null, "recovery_codes": null})
+        json!({"enabled": false, "totp": null, "recovery_codes": null, "webauthn": []})
     );
     assert_eq!(session["amr"], json!(["pwd"]), "{session}");
     assert_eq!(session["aal"], "aal1", "{session}");

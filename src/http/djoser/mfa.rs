@@ -18,7 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{ALLOW_ACTION, ALLOW_LIST, no_content, schema, with_fallback};
 use crate::{
     domain::{
-        mfa::Issue,
+        mfa::{Issue, Proof, PublicKeyCredential},
         password::Password,
         sessions::{SignIn, Via},
     },
@@ -96,6 +96,8 @@ pub struct MfaStatusBody {
     pub enabled: bool,
     pub totp: Option<TotpStatus>,
     pub recovery_codes: Option<RecoveryCodeCount>,
+    /// The caller's passkeys.
+    pub webauthn: Vec<super::passkeys::PasskeyBody>,
     /// How the credential of this request last proved who the caller is.
     pub session: SessionProof,
 }
@@ -172,10 +174,11 @@ pub struct RecoveryCodesBody {
     pub recovery_codes: Vec<String>,
 }
 
-/// The password again, and for a user with MFA a code.
+/// The password again, and for a user with MFA a code (neither is
+/// needed within `mfa.reauthentication_timeout` of signing in).
 #[derive(Serialize, ToSchema)]
 pub struct Reauthentication {
-    pub current_password: String,
+    pub current_password: Option<String>,
     /// A TOTP or recovery code; needed once MFA is on.
     pub code: Option<String>,
 }
@@ -190,13 +193,19 @@ pub struct CodeRequest {
 pub struct MfaLoginRequest {
     /// From the login's `mfa_required` answer.
     pub mfa_token: String,
-    /// A TOTP code, or one of the recovery codes.
-    pub code: String,
+    /// A TOTP code, or one of the recovery codes (or send `credential`).
+    pub code: Option<String>,
+    /// A passkey's `PublicKeyCredential` JSON, answering the options of
+    /// `mfa/login/webauthn/options/` (or send `code`).
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<Value>,
 }
 
 /// The password (`current_password`) and code (`code`) of a sensitive
 /// change, as sent; a value that is no string is a field error.
-fn reauthentication(payload: &Payload) -> Result<(Option<Password>, Option<String>), ApiError> {
+pub(super) fn reauthentication(
+    payload: &Payload,
+) -> Result<(Option<Password>, Option<String>), ApiError> {
     let mut f = Fields::new(payload);
     let password = f.optional_string("current_password").map(Password::new);
     let code = f.optional_string("code");
@@ -222,6 +231,7 @@ async fn mfa_status(
         recovery_codes: status
             .recovery_codes
             .map(|(total, unused)| RecoveryCodeCount { total, unused }),
+        webauthn: status.passkeys.into_iter().map(Into::into).collect(),
         session: SessionProof::of(proof),
     })
     .into_response())
@@ -240,8 +250,11 @@ async fn totp_setup(
     Authenticated(caller): Authenticated,
     payload: Payload,
 ) -> Result<Response, ApiError> {
-    let (password, _) = reauthentication(&payload)?;
-    let setup = state.mfa.begin_totp(&caller, password.as_ref()).await?;
+    let (password, code) = reauthentication(&payload)?;
+    let setup = state
+        .mfa
+        .begin_totp(&caller, password.as_ref(), code.as_deref())
+        .await?;
     Ok(Json(TotpSetupBody {
         secret: setup.secret,
         otpauth_url: setup.url,
@@ -277,7 +290,7 @@ async fn totp_confirm(
     Ok((
         StatusCode::CREATED,
         Json(RecoveryCodesBody {
-            recovery_codes: codes,
+            recovery_codes: codes.unwrap_or_default(),
         }),
     )
         .into_response())
@@ -359,12 +372,22 @@ async fn mfa_login(
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&payload);
     let token = f.required_string("mfa_token");
-    let code = f.required_string("code");
+    let by_passkey = payload.data.contains_key("credential") && !payload.data.contains_key("code");
+    let (code, credential) = match by_passkey {
+        true => (
+            None,
+            super::passkeys::read_credential::<PublicKeyCredential>(&mut f, &payload),
+        ),
+        false => (f.required_string("code"), None),
+    };
     f.finish()?;
-    let (user, issue, sign_in) = state
-        .mfa
-        .finish_login(&token.unwrap_or_default(), &code.unwrap_or_default())
-        .await?;
+    let token = token.unwrap_or_default();
+    let proof = match (&code, &credential) {
+        (_, Some(credential)) => Proof::Passkey(credential),
+        (Some(code), None) => Proof::Code(code),
+        (None, None) => return Err(ApiError::bad_request("No code or credential.")),
+    };
+    let (user, issue, sign_in) = state.mfa.finish_login(&token, proof).await?;
     match issue {
         Issue::Jwt => super::jwt::issue(&state, &user, &sign_in).await,
         Issue::Token => super::token::issue(&state, &user, &sign_in).await,

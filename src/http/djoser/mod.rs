@@ -9,6 +9,7 @@ pub(crate) mod activation;
 mod email_change;
 mod jwt;
 mod mfa;
+mod passkeys;
 mod password;
 pub(crate) mod schema;
 mod token;
@@ -43,7 +44,8 @@ pub fn routes(settings: &Settings) -> OpenApiRouter<AppState> {
         .merge(token::routes())
         .merge(jwt::routes())
         .merge(mfa::routes())
-        .merge(email_change::routes());
+        .merge(email_change::routes())
+        .merge(passkeys::routes());
     router
         .merge(username::routes(settings.users.login_field))
         .route(

@@ -11,6 +11,7 @@ pub mod django;
 pub mod grants;
 pub mod images;
 pub mod limits;
+pub mod passkeys;
 pub mod people;
 pub mod proxy;
 pub mod served;
