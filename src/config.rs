@@ -657,7 +657,7 @@ pub struct AuditSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MfaSettings {
-    /// Seconds a sign-in or a `reauthenticate/` counts as recent for
+    /// Seconds a two-factor sign-in or a `reauthenticate/` counts as recent for
     /// sensitive changes (adding or removing a factor, new recovery codes),
     /// which otherwise need the password (and a code) sent along.
     pub reauthentication_timeout: u64,

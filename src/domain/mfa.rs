@@ -489,16 +489,30 @@ impl Mfa {
     }
 
     /// Whether the caller proved who they are within the timeout, as
-    /// strongly as their account needs: with both factors once MFA is on.
+    /// strongly as their account needs. A sign-in counts only when it used
+    /// two factors: a password sign-in alone is what a stolen token would
+    /// show too, so a user without MFA proves themselves again (through
+    /// `reauthenticate/`, binding the proof to this credential) before a
+    /// token's first minutes can add a factor and lock its owner out. A
+    /// reauthentication counts with both factors once MFA is on.
     async fn recently_proved(&self, caller: &Caller) -> Result<bool, Error> {
-        let Some(proof) = self.last_proof(caller).await? else {
-            return Ok(false);
+        let mfa = self.enabled(caller.user.id).await?;
+        let fresh = |proof: &SignIn| {
+            let age = unix_now_i64().saturating_sub(proof.auth_time);
+            age >= 0 && age < i64::try_from(self.recent_secs).unwrap_or(i64::MAX)
         };
-        let age = unix_now_i64().saturating_sub(proof.auth_time);
-        if age < 0 || age >= i64::try_from(self.recent_secs).unwrap_or(i64::MAX) {
-            return Ok(false);
+        if let Some(signed_in) = self.sessions.sign_in_of(caller).await?
+            && signed_in.is_multi_factor()
+            && fresh(&signed_in)
+        {
+            return Ok(true);
         }
-        Ok(proof.is_multi_factor() || !self.enabled(caller.user.id).await?)
+        let again = self
+            .store()
+            .reauth(&caller.credential_key(), caller.user.id)
+            .await?
+            .map(|(at, amr)| SignIn::from_text(at.0.unix_timestamp(), &amr));
+        Ok(again.is_some_and(|p| fresh(&p) && (p.is_multi_factor() || !mfa)))
     }
 
     /// A sensitive change asks again: passes when the caller proved who
@@ -529,6 +543,10 @@ impl Mfa {
         code: Option<&str>,
     ) -> Result<(SignIn, u64), Error> {
         let proof = self.prove_again(&caller.user, password, code).await?;
+        if self.recent_secs == 0 {
+            // Nothing would count as recent: the proof is only checked.
+            return Ok((proof, 0));
+        }
         self.store()
             .record_reauth(
                 &caller.credential_key(),

@@ -218,8 +218,8 @@ async fn the_answer_does_not_tell_whether_an_address_is_taken(app: TestApp) {
 
     // Two requests: only the latest link applies. The address taken in
     // between (Djoser's immediate PATCH, the default) is refused.
-    ask(json!({"new_email": "first@example.com"})).await;
-    ask(json!({"new_email": "second@example.com"})).await;
+    ask(json!({"new_email": "first@example.com", "current_password": PW})).await;
+    ask(json!({"new_email": "second@example.com", "current_password": PW})).await;
     let mails = delivered(&app, &sink).await;
     let (uid, first) = link_in(to(&mails, "first@example.com")[0], LINK);
     let (_, second) = link_in(to(&mails, "second@example.com")[0], LINK);

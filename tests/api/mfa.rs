@@ -800,10 +800,11 @@ async fn password_jwt(app: &TestApp, name: &str) -> String {
 
 async fn a_recent_sign_in_stands_in_for_the_password(app: TestApp) {
     register(&app, "ivan").await;
-    // An opaque token just made is a recent sign-in.
+    // A password sign-in alone, however fresh, does not stand in: a
+    // stolen token looks the same.
     let fresh = token(&login_token(&app, "ivan", PW).await);
     let r = setup(&app, &fresh).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
     // A password login's JWT does not say when it signed in: it asks.
     let first = password_jwt(&app, "ivan").await;
     let other = password_jwt(&app, "ivan").await;
@@ -849,6 +850,17 @@ async fn a_recent_sign_in_stands_in_for_the_password(app: TestApp) {
     let r = regenerate(&app, &kept, json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
     assert_ne!(r.json()["recovery_codes"][0], json!(codes[0]));
+    // A two-factor sign-in stands in by itself.
+    let code = r.json()["recovery_codes"][0].clone();
+    let r = post(
+        &app,
+        "/auth/token/login/",
+        json!({"username": "ivan", "password": PW, "code": code}),
+    )
+    .await;
+    let both = token(r.json()["auth_token"].as_str().unwrap());
+    let r = regenerate(&app, &both, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
     // Signing out everywhere ends the reauthentication with the rest.
     let r = call(
         &app,
@@ -915,6 +927,20 @@ async fn a_guarded_password_change_or_deletion_asks_for_a_code(app: TestApp) {
     let r = change(json!({"current_password": PW, "new_password": new, "code": codes[0]})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", text(&r));
 
+    let r = call(
+        &app,
+        Method::POST,
+        "/auth/users/set_username/",
+        &auth,
+        json!({"current_password": new, "new_username": "liam2"}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "set_username too: {}",
+        text(&r)
+    );
     let delete = |body: Value| call(&app, Method::DELETE, "/auth/users/me/", &auth, body);
     let r = delete(json!({"current_password": new})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));

@@ -41,7 +41,7 @@ async fn add_passkey(app: &TestApp, auth: &str, device: &mut Device, name: &str)
         Method::POST,
         "/auth/mfa/webauthn/register/options/",
         auth,
-        json!({}),
+        json!({"current_password": PW}),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
@@ -310,6 +310,16 @@ async fn a_passkey_alone_signs_in_when_that_is_on(app: TestApp) {
         .request(Method::GET, "/auth/mfa/", Some(&key), None)
         .await;
     assert_eq!(r.json()["session"]["aal"], "aal2", "{}", text(&r));
+    // Here a passkey is a login of its own: adding one always asks.
+    let r = call(
+        &app,
+        Method::POST,
+        "/auth/mfa/webauthn/register/options/",
+        &key,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
     let r = post(
         &app,
         "/auth/passkeys/login/options/",

@@ -130,7 +130,13 @@ impl Mfa {
         code: Option<&str>,
     ) -> Result<CreationChallengeResponse, Error> {
         let user = &caller.user;
-        self.reauthenticate(caller, password, code).await?;
+        if self.passwordless {
+            // Here a passkey is a login of its own, which outlives every
+            // token: adding one always wants the password (and a code).
+            self.prove_again(user, password, code).await?;
+        } else {
+            self.reauthenticate(caller, password, code).await?;
+        }
         let held = self.store().passkeys(user.id).await?;
         if held.len() >= MAX_PASSKEYS {
             return Err(Error::State(format!(

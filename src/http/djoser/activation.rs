@@ -47,17 +47,21 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Reads the required `email` field of the reset/resend bodies.
 pub(crate) fn read_email(payload: &Payload) -> Result<EmailAddress, ApiError> {
     let mut f = Fields::new(payload);
-    let raw = f.required_email_text("email");
-    let parsed = raw.map(|r| EmailAddress::parse(&r));
-    if let Some(Err(messages)) = &parsed {
-        for m in messages {
-            f.error("email", m.clone());
-        }
-    }
+    let email = required_email(&mut f, "email");
     f.finish()?;
-    match parsed {
-        Some(Ok(email)) => Ok(email),
-        _ => Err(ApiError::bad_request("Invalid e-mail.")),
+    email.ok_or_else(|| ApiError::bad_request("Invalid e-mail."))
+}
+
+/// A required address field, its problems reported under `name`.
+pub(crate) fn required_email(f: &mut Fields<'_>, name: &str) -> Option<EmailAddress> {
+    match EmailAddress::parse(&f.required_email_text(name)?) {
+        Ok(email) => Some(email),
+        Err(messages) => {
+            for m in messages {
+                f.error(name, m);
+            }
+            None
+        }
     }
 }
 

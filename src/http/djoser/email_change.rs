@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ALLOW_ACTION, no_content, password::own_token, schema, with_fallback};
 use crate::{
-    domain::{password::Password, users::EmailAddress},
+    domain::password::Password,
     http::{
         AppState,
         auth::{Authenticated, MaybeCaller},
@@ -38,8 +38,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Serialize, ToSchema)]
 pub struct ChangeEmail {
     pub new_email: String,
-    /// Not needed within `mfa.reauthentication_timeout` of signing in or
-    /// of `reauthenticate/`.
+    /// Not needed within `mfa.reauthentication_timeout` of a two-factor sign-in
+    /// or of `reauthenticate/`.
     pub current_password: Option<String>,
     /// A TOTP or recovery code, with the password, once MFA is on.
     pub code: Option<String>,
@@ -60,17 +60,11 @@ async fn change_email(
     payload: Payload,
 ) -> Result<Response, ApiError> {
     let mut f = Fields::new(&payload);
-    let raw = f.required_email_text("new_email");
+    let new = super::activation::required_email(&mut f, "new_email");
     let password = f.optional_string("current_password").map(Password::new);
     let code = f.optional_string("code");
-    let parsed = raw.map(|r| EmailAddress::parse(&r));
-    if let Some(Err(messages)) = &parsed {
-        for m in messages {
-            f.error("new_email", m.clone());
-        }
-    }
     f.finish()?;
-    let Some(Ok(new)) = parsed else {
+    let Some(new) = new else {
         return Err(ApiError::bad_request("Invalid e-mail."));
     };
     state

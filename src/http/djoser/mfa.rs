@@ -174,8 +174,9 @@ pub struct RecoveryCodesBody {
     pub recovery_codes: Vec<String>,
 }
 
-/// The password again, and for a user with MFA a code (neither is
-/// needed within `mfa.reauthentication_timeout` of signing in).
+/// The password again, and for a user with MFA a code (neither is needed
+/// within `mfa.reauthentication_timeout` of a two-factor sign-in or a
+/// `reauthenticate/`).
 #[derive(Serialize, ToSchema)]
 pub struct Reauthentication {
     pub current_password: Option<String>,

@@ -138,6 +138,10 @@ async fn set_login(
     f.finish()?;
     let value = value.unwrap_or_default();
     mismatch(&state, &value, again.as_deref())?;
+    state
+        .mfa
+        .guard_credentials_change(&caller, super::mfa::inline_code(&payload).as_deref())
+        .await?;
     state.flows.set_login(&caller.user, &value).await?;
     Ok(no_content())
 }

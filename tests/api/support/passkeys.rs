@@ -59,39 +59,37 @@ impl Device {
     pub async fn create(&mut self, origin: &str, options: &Value) -> Result<Value, String> {
         let options: CredentialCreationOptions =
             serde_json::from_value(options.clone()).map_err(|e| e.to_string())?;
-        let authenticator = Authenticator::new(
-            Aaguid::new_empty(),
-            self.store.clone(),
-            Verified,
-            RustCryptoBackend,
-        );
-        let mut client = Client::new(authenticator);
         let origin = Url::parse(origin).map_err(|e| e.to_string())?;
-        let credential = client
-            .register(&origin, options, DefaultClientData)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
+        let mut client = self.client();
+        let made = client.register(&origin, options, DefaultClientData).await;
         self.store = client.authenticator().store().clone();
-        serde_json::to_value(&credential).map_err(|e| e.to_string())
+        serde_json::to_value(made.map_err(|e| format!("{e:?}"))?).map_err(|e| e.to_string())
     }
 
     /// `navigator.credentials.get()` on a page of `origin`.
     pub async fn get(&mut self, origin: &str, options: &Value) -> Result<Value, String> {
         let options: CredentialRequestOptions =
             serde_json::from_value(options.clone()).map_err(|e| e.to_string())?;
-        let authenticator = Authenticator::new(
+        let origin = Url::parse(origin).map_err(|e| e.to_string())?;
+        let mut client = self.client();
+        let signed = client
+            .authenticate(&origin, options, DefaultClientData)
+            .await;
+        self.store = client.authenticator().store().clone();
+        serde_json::to_value(signed.map_err(|e| format!("{e:?}"))?).map_err(|e| e.to_string())
+    }
+
+    /// A browser over this device's authenticator (handing the credential
+    /// back is the caller's).
+    fn client(
+        &self,
+    ) -> Client<Option<Passkey>, Verified, RustCryptoBackend, public_suffix::PublicSuffixList, ()>
+    {
+        Client::new(Authenticator::new(
             Aaguid::new_empty(),
             self.store.clone(),
             Verified,
             RustCryptoBackend,
-        );
-        let mut client = Client::new(authenticator);
-        let origin = Url::parse(origin).map_err(|e| e.to_string())?;
-        let credential = client
-            .authenticate(&origin, options, DefaultClientData)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        self.store = client.authenticator().store().clone();
-        serde_json::to_value(&credential).map_err(|e| e.to_string())
+        ))
     }
 }
