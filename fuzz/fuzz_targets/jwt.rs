@@ -3,7 +3,7 @@
 //! fuzzer cannot forge HMAC-SHA256, so anything accepted is a bug).
 #![no_main]
 
-use doorman::security::jwt::JwtKeys;
+use doorman::security::jwt::{JwtKeys, SignIn};
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;
 
@@ -15,9 +15,10 @@ fuzz_target!(|token: &str| {
         "accepted {token:?}"
     );
     assert!(keys.verify(token, now).is_err(), "verified {token:?}");
-    // A real token with the fuzzer's bytes appended or spliced in is
-    // refused too.
-    let pair = keys.issue_pair(7, now);
+    // A real token (of a two-factor login, with its three claims more)
+    // with the fuzzer's bytes appended or spliced in is refused too.
+    let sign_in = SignIn::new(1_800_000_000, &["pwd", "otp", "mfa"]);
+    let pair = keys.issue_pair(7, Some(&sign_in), now);
     if !token.is_empty() {
         let spliced = format!("{}{token}", pair.access);
         assert!(
